@@ -1,0 +1,646 @@
+/* Configuration: reads every variable once at startup (from the environment, through an
+ * injectable lookup for tests, plus an optional .env file), applies defaults and validates each
+ * value. The first problem found is reported in one line that names the variable; secrets and
+ * connection strings (which may carry a password) are never echoed back. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_DATABASE_URL "sqlite://./data/praxis.db"
+#define DEFAULT_DATA_DIR "./data"
+#define DEFAULT_PUBLIC_URL "http://localhost:8000"
+#define GENERATED_SECRET_BYTES 48
+
+struct loader {
+    config_env_fn env;
+    void *ud;
+    char *err;
+    size_t errlen;
+};
+
+struct dotenv_pair {
+    char *key;
+    char *value;
+    int preset; /* already in the environment before the file was read: left alone */
+};
+
+static const char *env_get(const struct loader *l, const char *name);
+static int fail(const struct loader *l, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void quote_value(const char *v, char *out, size_t outlen);
+static int parse_int(const char *s, long min, long max, int *out);
+static int load_int(const struct loader *l, const char *name, int def, int min, int max,
+                    int *out) WUR;
+static int load_bool(const struct loader *l, const char *name, int def, int *out) WUR;
+static int load_host(const struct loader *l, config *c) WUR;
+static int load_database_url(const struct loader *l, config *c) WUR;
+static int load_data_dir(const struct loader *l, config *c) WUR;
+static int mkdir_p(const char *path);
+static int load_jwt_secret(const struct loader *l, config *c) WUR;
+static size_t http_url_end(const char *s, int allow_path);
+static int load_public_url(const struct loader *l, config *c) WUR;
+static int load_cors_origins(const struct loader *l, config *c) WUR;
+static int load_log_level(const struct loader *l, config *c) WUR;
+static const char *dotenv_parse_line(char *line, char **key, char **value);
+static int is_blank(char c);
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Empty counts as unset, so `PORT=` in a compose file means "use the default". */
+static const char *env_get(const struct loader *l, const char *name)
+{
+    const char *v = l->env ? l->env(name, l->ud) : getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int fail(const struct loader *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    /* ap was started just above; the analyzer misreads it (a known false positive). */
+    if (l->err && l->errlen) {
+        (void)vsnprintf(l->err, l->errlen, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    }
+    va_end(ap);
+    return -1;
+}
+
+/* The value in double quotes, shortened, with control characters shown as \xNN so the message
+ * stays one line whatever was in the variable. */
+static void quote_value(const char *v, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    const size_t shown_max = 64;
+    size_t o = 0;
+    if (outlen < 16) {
+        if (outlen)
+            out[0] = '\0';
+        return;
+    }
+    out[o++] = '"';
+    size_t i;
+    for (i = 0; i < shown_max && o + 8 < outlen && v[i]; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 0x0F];
+        } else {
+            if (c == '"' || c == '\\')
+                out[o++] = '\\';
+            out[o++] = (char)c;
+        }
+    }
+    if (v[i]) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/* Digits with an optional leading '-', nothing else (no spaces, no '+', no 0x), in range. */
+static int parse_int(const char *s, long min, long max, int *out)
+{
+    const char *p = s[0] == '-' ? s + 1 : s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (errno == ERANGE || !end || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int load_int(const struct loader *l, const char *name, int def, int min, int max, int *out)
+{
+    const char *v = env_get(l, name);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (parse_int(v, min, max, out) == 0)
+        return 0;
+    char q[96];
+    quote_value(v, q, sizeof(q));
+    return fail(l, "%s: %s is not an integer between %d and %d", name, q, min, max);
+}
+
+static int load_bool(const struct loader *l, const char *name, int def, int *out)
+{
+    static const char *const yes[] = {"true", "1", "yes"};
+    static const char *const no[] = {"false", "0", "no"};
+    const char *v = env_get(l, name);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    char q[96];
+    quote_value(v, q, sizeof(q));
+    return fail(l, "%s: %s is not one of true, false, 1, 0, yes, no", name, q);
+}
+
+/* A light check (the listener reports what it cannot bind): a name or an IP literal. */
+static int load_host(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "HOST");
+    if (!v)
+        v = DEFAULT_HOST;
+    size_t n = strlen(v);
+    int ok = n <= 255;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = v[i];
+        ok = isalnum((unsigned char)ch) || ch == '.' || ch == '-' || ch == '_' || ch == ':' ||
+             ch == '[' || ch == ']' || ch == '%';
+    }
+    if (!ok) {
+        char q[96];
+        quote_value(v, q, sizeof(q));
+        return fail(l, "HOST: %s is not a valid host name or IP address", q);
+    }
+    c->host = strdup(v);
+    return c->host ? 0 : fail(l, "HOST: out of memory");
+}
+
+/* Syntax only: whether the database answers is the store's business at startup. */
+static int load_database_url(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "DATABASE_URL");
+    if (!v)
+        v = DEFAULT_DATABASE_URL;
+    if (strncmp(v, "sqlite://", 9) == 0) {
+        if (v[9] == '\0')
+            return fail(l, "DATABASE_URL: sqlite:// needs a file path, "
+                           "e.g. sqlite://./data/praxis.db");
+    } else if (strncmp(v, "postgres://", 11) != 0 && strncmp(v, "postgresql://", 13) != 0) {
+        return fail(l, "DATABASE_URL: must start with sqlite://, postgres:// or postgresql://");
+    }
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return fail(l, "DATABASE_URL: contains a control character");
+    c->database_url = strdup(v);
+    return c->database_url ? 0 : fail(l, "DATABASE_URL: out of memory");
+}
+
+/* mkdir -p: every missing component, 0750 because the directory holds the database and
+ * recordings. 0 on success, -1 with errno set. */
+static int mkdir_p(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    int rc = 0;
+    for (char *p = copy + 1; rc == 0; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(copy, 0750) != 0 && errno != EEXIST)
+            rc = -1;
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    int saved_errno = errno;
+    free(copy);
+    errno = saved_errno;
+    return rc;
+}
+
+static int load_data_dir(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "DATA_DIR");
+    if (!v)
+        v = DEFAULT_DATA_DIR;
+    char q[96];
+    quote_value(v, q, sizeof(q));
+    if (mkdir_p(v) != 0)
+        return fail(l, "DATA_DIR: %s cannot be created: %s", q, strerror(errno));
+    struct stat st;
+    if (stat(v, &st) != 0)
+        return fail(l, "DATA_DIR: %s cannot be read: %s", q, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail(l, "DATA_DIR: %s is not a directory", q);
+    if (access(v, W_OK | X_OK) != 0)
+        return fail(l, "DATA_DIR: %s is not writable", q);
+    c->data_dir = strdup(v);
+    return c->data_dir ? 0 : fail(l, "DATA_DIR: out of memory");
+}
+
+static int load_jwt_secret(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "JWT_SECRET");
+    if (c->production) {
+        if (!v)
+            return fail(l, "JWT_SECRET: is required when PRODUCTION is true");
+        if (strlen(v) < CONFIG_JWT_SECRET_MIN)
+            return fail(l, "JWT_SECRET: must be at least %d bytes when PRODUCTION is true",
+                        CONFIG_JWT_SECRET_MIN);
+    }
+    if (v) {
+        c->jwt_secret = strdup(v);
+        return c->jwt_secret ? 0 : fail(l, "JWT_SECRET: out of memory");
+    }
+    /* Development convenience: tokens stop verifying on restart, which is fine there. */
+    if (sodium_init() < 0)
+        return fail(l, "JWT_SECRET: unset and no secret could be generated (libsodium failed)");
+    unsigned char raw[GENERATED_SECRET_BYTES];
+    randombytes_buf(raw, sizeof(raw));
+    c->jwt_secret = malloc(2 * sizeof(raw) + 1);
+    if (!c->jwt_secret) {
+        sodium_memzero(raw, sizeof(raw));
+        return fail(l, "JWT_SECRET: out of memory");
+    }
+    (void)sodium_bin2hex(c->jwt_secret, 2 * sizeof(raw) + 1, raw, sizeof(raw));
+    sodium_memzero(raw, sizeof(raw));
+    c->jwt_secret_generated = 1;
+    return 0;
+}
+
+/* Length of the valid http(s)://host[:port][/path] prefix of s, or 0 when s does not start
+ * with one. Hosts are names, IPv4 or bracketed IPv6; no userinfo, query or fragment. */
+static size_t http_url_end(const char *s, int allow_path)
+{
+    size_t i;
+    if (strncasecmp(s, "http://", 7) == 0)
+        i = 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        i = 8;
+    else
+        return 0;
+    size_t host = i;
+    if (s[i] == '[') {
+        i++;
+        while (isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.')
+            i++;
+        if (s[i] != ']' || i == host + 1)
+            return 0;
+        i++;
+    } else {
+        while (isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_')
+            i++;
+        if (i == host)
+            return 0;
+    }
+    if (s[i] == ':') {
+        size_t start = ++i;
+        long port = 0;
+        while (isdigit((unsigned char)s[i]) && i - start < 5)
+            port = port * 10 + (s[i++] - '0');
+        if (i == start || port < 1 || port > 65535)
+            return 0;
+    }
+    if (s[i] == '/' && allow_path) {
+        while (s[i] && (unsigned char)s[i] > 0x20 && s[i] != 0x7f && s[i] != '?' && s[i] != '#')
+            i++;
+    }
+    return s[i] == '\0' ? i : 0;
+}
+
+static int load_public_url(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "PUBLIC_URL");
+    if (!v)
+        v = DEFAULT_PUBLIC_URL;
+    if (!http_url_end(v, 1)) {
+        char q[96];
+        quote_value(v, q, sizeof(q));
+        return fail(l, "PUBLIC_URL: %s is not an http:// or https:// URL with a host", q);
+    }
+    c->public_url = strdup(v);
+    if (!c->public_url)
+        return fail(l, "PUBLIC_URL: out of memory");
+    /* Links are built as public_url + "/path": a trailing slash would double it. */
+    size_t n = strlen(c->public_url);
+    const char *slashes = strstr(c->public_url, "://") + 3;
+    while (n > 0 && c->public_url + n - 1 > slashes && c->public_url[n - 1] == '/')
+        c->public_url[--n] = '\0';
+    return 0;
+}
+
+/* Normalised to "a,b,c": items trimmed, lowercased (browsers send origins in lower case),
+ * a trailing slash dropped, empty items skipped. "*" must stand alone. */
+static int load_cors_origins(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "CORS_ORIGINS");
+    if (!v)
+        v = "";
+    c->cors_origins = malloc(strlen(v) + 1);
+    if (!c->cors_origins)
+        return fail(l, "CORS_ORIGINS: out of memory");
+    char *out = c->cors_origins;
+    size_t o = 0, items = 0;
+    int star = 0;
+    const char *p = v;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b > a + 1 && b[-1] == '/' && b[-2] != '/')
+            b--;
+        size_t n = (size_t)(b - a);
+        if (n) {
+            char item[512];
+            if (n >= sizeof(item))
+                n = sizeof(item) - 1;
+            memcpy(item, a, n);
+            item[n] = '\0';
+            if (strcmp(item, "*") == 0) {
+                star = 1;
+            } else if (!http_url_end(item, 0) || n != (size_t)(b - a)) {
+                char q[96];
+                quote_value(item, q, sizeof(q));
+                return fail(l, "CORS_ORIGINS: %s is not an origin like https://example.com or *",
+                            q);
+            }
+            if (items++)
+                out[o++] = ',';
+            for (size_t i = 0; i < n; i++)
+                out[o++] = (char)tolower((unsigned char)item[i]);
+        }
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    out[o] = '\0';
+    if (star && items > 1)
+        return fail(l, "CORS_ORIGINS: * cannot be combined with other origins");
+    return 0;
+}
+
+static int load_log_level(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "LOG_LEVEL");
+    if (!v) {
+        c->log_level = LOG_INFO;
+        return 0;
+    }
+    if (log_level_parse(v, &c->log_level) == 0)
+        return 0;
+    char q[96];
+    quote_value(v, q, sizeof(q));
+    return fail(l, "LOG_LEVEL: %s is not one of debug, info, warn, error", q);
+}
+
+int config_load(config *c, config_env_fn env, void *ud, char *err, size_t errlen)
+{
+    struct loader l = {env, ud, err, errlen};
+    memset(c, 0, sizeof(*c));
+    if (err && errlen)
+        err[0] = '\0';
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    int default_threads = cpus > 128 ? 256 : (int)(2 * cpus);
+
+    int rc = load_bool(&l, "PRODUCTION", 0, &c->production);
+    if (!rc)
+        rc = load_host(&l, c);
+    if (!rc)
+        rc = load_int(&l, "PORT", 8000, 1, 65535, &c->port);
+    if (!rc)
+        rc = load_database_url(&l, c);
+    if (!rc)
+        rc = load_data_dir(&l, c);
+    if (!rc)
+        rc = load_int(&l, "HTTP_THREADS", default_threads, 1, 256, &c->http_threads);
+    if (!rc)
+        rc = load_int(&l, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600, &c->request_timeout_s);
+    if (!rc)
+        rc = load_int(&l, "SHUTDOWN_GRACE_SECONDS", 10, 0, 600, &c->shutdown_grace_s);
+    if (!rc)
+        rc = load_int(&l, "DB_POOL_SIZE", 10, 1, 100, &c->db_pool_size);
+    if (!rc)
+        rc = load_jwt_secret(&l, c);
+    if (!rc)
+        rc = load_public_url(&l, c);
+    if (!rc)
+        rc = load_cors_origins(&l, c);
+    if (!rc)
+        rc = load_log_level(&l, c);
+    if (rc) {
+        config_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(config *c)
+{
+    if (!c)
+        return;
+    free(c->host);
+    free(c->database_url);
+    free(c->data_dir);
+    if (c->jwt_secret) {
+        sodium_memzero(c->jwt_secret, strlen(c->jwt_secret));
+        free(c->jwt_secret);
+    }
+    free(c->public_url);
+    free(c->cors_origins);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Parses one line in place. Returns NULL with *key == NULL for blank and comment lines, NULL
+ * with key and value set for an assignment, or a description of what is wrong. */
+static const char *dotenv_parse_line(char *line, char **key, char **value)
+{
+    *key = NULL;
+    *value = NULL;
+    char *p = line;
+    while (is_blank(*p))
+        p++;
+    if (*p == '\0' || *p == '#')
+        return NULL;
+    if (strncmp(p, "export", 6) == 0 && is_blank(p[6])) {
+        p += 6;
+        while (is_blank(*p))
+            p++;
+    }
+    char *k = p;
+    if (!(isalpha((unsigned char)*p) || *p == '_'))
+        return "expected KEY=VALUE with a name of letters, digits and _";
+    while (isalnum((unsigned char)*p) || *p == '_')
+        p++;
+    char *key_end = p;
+    while (is_blank(*p))
+        p++;
+    if (*p != '=')
+        return "expected KEY=VALUE with a name of letters, digits and _";
+    *key_end = '\0';
+    p++;
+    while (is_blank(*p))
+        p++;
+
+    char *v = p;
+    char *rest;
+    if (*p == '\'') {
+        /* Single quotes are literal: no escapes at all. */
+        char *close = strchr(p + 1, '\'');
+        if (!close)
+            return "unterminated single quote";
+        v = p + 1;
+        *close = '\0';
+        rest = close + 1;
+    } else if (*p == '"') {
+        char *src = p + 1, *dst = p + 1;
+        v = dst;
+        for (;;) {
+            if (*src == '\0')
+                return "unterminated double quote";
+            if (*src == '"')
+                break;
+            if (*src == '\\' && src[1] != '\0') {
+                char e = src[1];
+                char r = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+                if (e == 'n' || e == 't' || e == 'r' || e == '"' || e == '\\') {
+                    *dst++ = r;
+                    src += 2;
+                    continue;
+                }
+                /* Unknown escapes stay as written, like most dotenv readers do. */
+            }
+            *dst++ = *src++;
+        }
+        rest = src + 1;
+        *dst = '\0';
+    } else {
+        /* A comment starts at a # that follows whitespace; "a#b" keeps its #. */
+        char *q = p;
+        while (*q && !(*q == '#' && is_blank(q[-1])))
+            q++;
+        while (q > p && is_blank(q[-1]))
+            q--;
+        *q = '\0';
+        *key = k;
+        *value = v;
+        return NULL;
+    }
+    while (is_blank(*rest))
+        rest++;
+    if (*rest != '\0' && *rest != '#')
+        return "unexpected text after the closing quote";
+    *key = k;
+    *value = v;
+    return NULL;
+}
+
+/* The whole file is parsed before anything is set, so a bad line leaves the environment as it
+ * was. Within the file the last assignment of a name wins; the environment wins over the file. */
+int config_load_dotenv(const char *path, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        if (errno == ENOENT)
+            return 0;
+        if (err && errlen)
+            (void)snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct dotenv_pair *pairs = NULL;
+    size_t npairs = 0, cap = 0, lineno = 0;
+    char *line = NULL;
+    size_t linecap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &linecap, fp)) != -1) {
+        lineno++;
+        size_t len = (size_t)n;
+        if (strlen(line) != len) {
+            if (err && errlen)
+                (void)snprintf(err, errlen, "%s:%zu: contains a NUL byte", path, lineno);
+            rc = -1;
+            break;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        char *key, *value;
+        const char *why = dotenv_parse_line(line, &key, &value);
+        if (why) {
+            if (err && errlen)
+                (void)snprintf(err, errlen, "%s:%zu: %s", path, lineno, why);
+            rc = -1;
+            break;
+        }
+        if (!key)
+            continue;
+        if (npairs == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct dotenv_pair *np = realloc(pairs, ncap * sizeof(*np));
+            if (!np) {
+                rc = -1;
+                break;
+            }
+            pairs = np;
+            cap = ncap;
+        }
+        struct dotenv_pair *pr = &pairs[npairs];
+        pr->key = strdup(key);
+        pr->value = strdup(value);
+        pr->preset = getenv(key) != NULL;
+        npairs++;
+        if (!pr->key || !pr->value) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(fp)) {
+        if (err && errlen)
+            (void)snprintf(err, errlen, "%s: read error", path);
+        rc = -1;
+    }
+    (void)fclose(fp);
+    free(line);
+
+    /* preset was recorded before anything was set, so overwriting only replaces values this
+     * file set itself: the last assignment in the file wins. */
+    for (size_t i = 0; rc == 0 && i < npairs; i++) {
+        if (!pairs[i].preset && setenv(pairs[i].key, pairs[i].value, 1) != 0) {
+            if (err && errlen)
+                (void)snprintf(err, errlen, "%s: cannot set %s: %s", path, pairs[i].key,
+                               strerror(errno));
+            rc = -1;
+        }
+    }
+    if (rc != 0 && err && errlen && err[0] == '\0')
+        (void)snprintf(err, errlen, "%s: out of memory", path);
+    for (size_t i = 0; i < npairs; i++) {
+        free(pairs[i].key);
+        free(pairs[i].value);
+    }
+    free(pairs);
+    return rc;
+}

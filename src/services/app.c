@@ -1,0 +1,54 @@
+/* Which services run in this process, and the routes they bring. */
+#include "services/app.h"
+
+#include "services/ops/ops.h"
+
+#include <stdio.h>
+#include <strings.h>
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} service_names[] = {
+    {"gateway", SERVICE_GATEWAY}, {"users", SERVICE_USERS},     {"sessions", SERVICE_SESSIONS},
+    {"content", SERVICE_CONTENT}, {"billing", SERVICE_BILLING}, {"webrtc", SERVICE_RTC},
+    {"ai", SERVICE_AI},
+};
+
+int app_parse_services(const char *s, unsigned *out, char *err, size_t errlen)
+{
+    *out = 0;
+    if (!s || !*s) {
+        snprintf(err, errlen, "--services: empty; use \"all\" or a list like gateway,users");
+        return -1;
+    }
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        unsigned bit = 0;
+        if (n == 3 && strncasecmp(p, "all", 3) == 0)
+            bit = SERVICE_ALL;
+        for (size_t i = 0; !bit && i < ARRAY_LEN(service_names); i++)
+            if (strlen(service_names[i].name) == n && strncasecmp(p, service_names[i].name, n) == 0)
+                bit = service_names[i].bit;
+        if (!bit) {
+            snprintf(err, errlen,
+                     "--services: unknown service \"%.*s\" (known: all, gateway, users, "
+                     "sessions, content, billing, webrtc, ai)",
+                     (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        *out |= bit;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+int app_register_routes(router *r, unsigned services)
+{
+    (void)services; /* every process serves the operations endpoints */
+    return ops_register_routes(r);
+}

@@ -1,0 +1,40 @@
+/* The application context every handler reaches through req->app: configuration and the shared
+ * resources of this process. Built by main (or the test harness) and passed down, never global. */
+#ifndef PRAXIS_SERVICES_APP_H
+#define PRAXIS_SERVICES_APP_H
+
+#include "core/config.h"
+#include "http/router.h"
+#include "store/blob.h"
+#include "store/db.h"
+
+#include <stdint.h>
+
+/* The services of the system, as named in --services. */
+typedef enum {
+    SERVICE_GATEWAY = 1 << 0,
+    SERVICE_USERS = 1 << 1,
+    SERVICE_SESSIONS = 1 << 2,
+    SERVICE_CONTENT = 1 << 3,
+    SERVICE_BILLING = 1 << 4,
+    SERVICE_RTC = 1 << 5,
+    SERVICE_AI = 1 << 6,
+    SERVICE_ALL = (1 << 7) - 1,
+} service_set;
+
+typedef struct app {
+    const config *cfg;
+    db *db;
+    blob_store *blobs;
+    const router *router;
+    unsigned services; /* service_set bits this process runs */
+    int64_t started_ms;
+} app;
+
+/* Parses "all" or a comma list ("gateway,users"). -1 with err naming the unknown service. */
+int app_parse_services(const char *s, unsigned *out, char *err, size_t errlen) WUR;
+
+/* Registers every route of the services in `services` (ops routes always). */
+int app_register_routes(router *r, unsigned services) WUR;
+
+#endif

@@ -1,0 +1,122 @@
+/* The serving process: everything `praxis serve` does after parsing its arguments. */
+#include "services/serve.h"
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "http/middleware.h"
+#include "http/server.h"
+#include "services/app.h"
+#include "store/blob.h"
+#include "store/migrate.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+int serve_open_db(const config *cfg, db **out)
+{
+    char err[512];
+    db_options o = {.url = cfg->database_url, .pool_size = cfg->db_pool_size};
+    if (db_open(&o, out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "praxis: configuration error: DATABASE_URL: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+int serve_migrate(db *d)
+{
+    char err[512];
+    int applied = 0;
+    if (migrate_run(d, &applied, err, sizeof(err)) != 0) {
+        log_error("migrate: %s", err);
+        fprintf(stderr, "praxis: migration failed: %s\n", err);
+        return -1;
+    }
+    log_info("migrate: %d migration(s) applied, schema at version %d", applied,
+             migrate_current_version(d));
+    return 0;
+}
+
+int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
+{
+    char err[512];
+    if (cfg->jwt_secret_generated)
+        log_warn("JWT_SECRET is not set: using a random secret for this run (tokens will not "
+                 "survive a restart); set it in .env");
+
+    /* Signals are taken by sigwait in this thread only; every thread started below inherits
+     * the mask, so no worker is interrupted. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = EXIT_RUNTIME;
+    db *d = NULL;
+    blob_store *blobs = NULL;
+    router *r = NULL;
+    http_server *srv = NULL;
+    cors_policy cors = {0};
+    if (serve_open_db(cfg, &d) != 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (serve_migrate(d) != 0)
+        goto out;
+    blobs = blob_store_open(cfg->data_dir, err, sizeof(err));
+    if (!blobs) {
+        fprintf(stderr, "praxis: configuration error: DATA_DIR: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (cors_policy_parse(&cors, cfg->cors_origins) != 0)
+        goto out;
+    metrics_register_process();
+    r = router_new();
+    if (!r || app_register_routes(r, services) != 0 || (extra && extra(r) != 0)) {
+        log_error("route table could not be built");
+        goto out;
+    }
+    app application = {.cfg = cfg, .db = d, .blobs = blobs, .router = r,
+                       .services = services, .started_ms = time_now_ms()};
+    middleware_config mwc = {.cors = &cors, .hsts = strncmp(cfg->public_url, "https://", 8) == 0};
+    http_middleware chain[16];
+    size_t nchain = http_middleware_chain(&mwc, chain, ARRAY_LEN(chain));
+    http_server_options so = {.host = cfg->host, .port = cfg->port, .threads = cfg->http_threads,
+                              .request_timeout_s = cfg->request_timeout_s, .app = &application};
+    srv = http_server_new(&so, r, chain, nchain);
+    if (!srv)
+        goto out;
+    if (http_server_start(srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "praxis: configuration error: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    json_t *ready = json_pack("{s:s, s:s, s:i, s:s, s:i, s:s}", "msg", "listening", "host",
+                              cfg->host, "port", http_server_port(srv), "database",
+                              db_kind(d) == DB_SQLITE ? "sqlite" : "postgres", "threads",
+                              cfg->http_threads, "version", PRAXIS_VERSION);
+    if (ready)
+        log_json(LOG_INFO, ready);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("signal %d: shutting down (grace %d s)", sig, cfg->shutdown_grace_s);
+    int left = http_server_shutdown(srv, cfg->shutdown_grace_s * 1000);
+    log_info("stopped; %d request(s) cut off", left);
+    rc = 0;
+out:
+    http_server_free(srv);
+    router_free(r);
+    cors_policy_free(&cors);
+    blob_store_close(blobs);
+    db_close(d);
+    metrics_reset();
+    return rc;
+}
+

@@ -1,0 +1,134 @@
+"""Graceful shutdown: on SIGTERM the server stops accepting, lets in-flight requests finish,
+closes WebSockets with 1001 and exits 0."""
+import asyncio
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import requests
+import websockets
+
+
+def inflight(srv):
+    """http_requests_in_flight as last set (by the previous request's metrics middleware)."""
+    text = srv.get("/metrics").text
+    m = re.search(r"^http_requests_in_flight (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def wait_inflight(srv, n, timeout=5):
+    """Waits until at least n requests (besides the probe) are being handled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # The gauge a /metrics scrape shows was set by the scrape before it, which counted
+        # itself: n others in flight read as n + 1.
+        if inflight(srv) >= n + 1:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def connect_refused(port):
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    finally:
+        s.close()
+
+
+def test_inflight_request_completes_on_sigterm(start_server):
+    srv = start_server("harness")
+    result = {}
+
+    def slow():
+        t0 = time.monotonic()
+        try:
+            result["r"] = requests.get(srv.url("/_test/slow?ms=1500"), timeout=20)
+        except Exception as e:  # reported below
+            result["e"] = e
+        result["t"] = time.monotonic() - t0
+
+    t = threading.Thread(target=slow)
+    t.start()
+    try:
+        assert wait_inflight(srv, 1), "the slow request never became in flight"
+        time.sleep(0.1)
+        srv.signal(signal.SIGTERM)
+        signalled = time.monotonic()
+
+        # New connections are refused while the slow request is still being served.
+        refused = False
+        while time.monotonic() - signalled < 1.0 and not refused:
+            refused = connect_refused(srv.port)
+            if not refused:
+                time.sleep(0.02)
+        still_running = t.is_alive()
+        assert refused, "the listening socket still accepts connections after SIGTERM"
+        assert still_running, "the slow request finished before the listener closed"
+    finally:
+        t.join(30)
+
+    assert "e" not in result, f"in-flight request failed: {result.get('e')!r}"
+    r = result["r"]
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "done", "slept_ms": 1500}
+    assert result["t"] >= 1.4
+    rc = srv.wait()
+    assert rc == 0, srv.stderr()[-5000:]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(srv.url("/health/live"), timeout=2)
+    assert any(rec.get("msg", "").startswith("stopped") for rec in srv.log_records()), \
+        srv.stderr()[-3000:]
+
+
+def test_idle_server_exits_promptly(start_server):
+    srv = start_server("praxis")
+    assert srv.get("/health/ready").status_code == 200
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    rc = srv.wait()
+    assert rc == 0, srv.stderr()[-5000:]
+    assert time.monotonic() - t0 < 5
+
+
+def test_sigint_also_graceful(start_server):
+    srv = start_server("praxis")
+    srv.signal(signal.SIGINT)
+    assert srv.wait() == 0, srv.stderr()[-5000:]
+
+
+def test_idle_keepalive_connection_does_not_block_shutdown(start_server):
+    srv = start_server("praxis")
+    s = requests.Session()
+    assert s.get(srv.url("/health/live"), timeout=5).status_code == 200  # connection kept open
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    assert srv.wait() == 0, srv.stderr()[-5000:]
+    assert time.monotonic() - t0 < 5
+    s.close()
+
+
+def test_websocket_closed_1001_on_shutdown(start_server):
+    srv = start_server("harness")
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{srv.port}/_test/ws", open_timeout=10,
+                                      close_timeout=10) as ws:
+            await ws.send("hi")
+            assert await asyncio.wait_for(ws.recv(), 10) == "hi"
+            srv.signal(signal.SIGTERM)
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            await ws.wait_closed()
+            return ws.close_code
+
+    code = asyncio.run(asyncio.wait_for(go(), 30))
+    assert code == 1001, code
+    assert srv.wait() == 0, srv.stderr()[-5000:]
