@@ -34,13 +34,13 @@ static int valid_plan(const json_t *p, char *err, size_t errlen, size_t i)
 }
 
 /* 1 when the stored row already equals p. */
-static int plan_unchanged(db_conn *c, const json_t *p)
+static int plan_unchanged(db_conn *c, const json_t *p, size_t order)
 {
     const db_param id[] = {DB_TEXT(json_string_value(json_object_get(p, "id")))};
     db_rows *r = NULL;
     if (db_query(c,
-                 "SELECT name, price_minor, currency, billing_interval, sessions_per_month, "
-                 "voice, llm FROM plans WHERE id = $1",
+                 "SELECT name, price_minor, currency, \"interval\", sessions_per_month, "
+                 "voice, llm, sort_order FROM plans WHERE id = $1",
                  id, 1, &r) != DB_OK)
         return 0;
     int same = 0;
@@ -54,7 +54,8 @@ static int plan_unchanged(db_conn *c, const json_t *p)
                                   : !db_col_is_null(r, 4) &&
                                         db_col_int(r, 4) == json_integer_value(spm)) &&
                db_col_int(r, 5) == json_is_true(json_object_get(p, "voice")) &&
-               db_col_int(r, 6) == json_is_true(json_object_get(p, "llm"));
+               db_col_int(r, 6) == json_is_true(json_object_get(p, "llm")) &&
+               db_col_int(r, 7) == (int64_t)order;
     }
     db_rows_free(r);
     return same;
@@ -96,7 +97,7 @@ static int seed_plans(db *d, const char *dir, seed_report *rep, char *err, size_
     {
         if (rc != DB_OK)
             break;
-        if (plan_unchanged(c, p)) {
+        if (plan_unchanged(c, p, i)) {
             rep->plans_unchanged++;
             continue;
         }
@@ -111,16 +112,18 @@ static int seed_plans(db *d, const char *dir, seed_report *rep, char *err, size_
             DB_BOOL(json_is_true(json_object_get(p, "voice"))),
             DB_BOOL(json_is_true(json_object_get(p, "llm"))),
             DB_TEXT(now),
+            DB_INT(i),
         };
         rc = db_exec(c,
-                     "INSERT INTO plans (id, name, price_minor, currency, billing_interval, "
-                     "sessions_per_month, voice, llm, created_at, updated_at) "
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) "
+                     "INSERT INTO plans (id, name, price_minor, currency, \"interval\", "
+                     "sessions_per_month, voice, llm, sort_order, created_at, updated_at) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9) "
                      "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
                      "price_minor = excluded.price_minor, currency = excluded.currency, "
-                     "billing_interval = excluded.billing_interval, "
+                     "\"interval\" = excluded.\"interval\", "
                      "sessions_per_month = excluded.sessions_per_month, voice = excluded.voice, "
-                     "llm = excluded.llm, updated_at = excluded.updated_at",
+                     "llm = excluded.llm, sort_order = excluded.sort_order, "
+                     "updated_at = excluded.updated_at",
                      params, ARRAY_LEN(params), NULL);
         if (rc == DB_OK)
             rep->plans_written++;

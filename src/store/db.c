@@ -11,10 +11,10 @@
 /* A parsed DATABASE_URL. */
 typedef struct {
     db_driver kind;
-    char *target; /* SQLite path, or the PostgreSQL URL as given */
-    char *secret; /* PostgreSQL password (decoded), if any */
+    char *target;     /* SQLite path, or the PostgreSQL URL as given */
+    char *secret;     /* PostgreSQL password (decoded), if any */
     char *secret_raw; /* the same as written in the URL (may be percent-encoded) */
-    int memory;   /* SQLite in-memory database */
+    int memory;       /* SQLite in-memory database */
 } db_url;
 
 static int url_parse(const char *url, db_url *out, char *err, size_t errlen);
@@ -22,8 +22,8 @@ static void url_free(db_url *u);
 static int starts_with(const char *s, const char *prefix);
 static char *dup_range(const char *s, size_t n);
 static void scrub_one(char *msg, size_t cap, const char *secret);
+static void one_line(char *msg);
 static void set_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -117,6 +117,7 @@ static int url_parse(const char *url, db_url *out, char *err, size_t errlen)
         if (rc != DB_OK) {
             /* libpq may quote parts of the URL in its message. */
             if (err && errlen) {
+                one_line(err);
                 scrub_one(err, errlen, out->secret_raw);
                 scrub_one(err, errlen, out->secret);
             }
@@ -180,6 +181,18 @@ static void scrub_one(char *msg, size_t cap, const char *secret)
     }
 }
 
+/* libpq messages span lines ("…failed\n\tIs the server running…"); logs are one line each. */
+static void one_line(char *msg)
+{
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ' || msg[n - 1] == '\t'))
+        msg[--n] = '\0';
+    for (char *p = msg; *p; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r')
+            *p = ' ';
+    }
+}
+
 void db_scrub(const db *d, char *msg)
 {
     if (!d || !msg)
@@ -194,10 +207,7 @@ int db_fail(db_conn *c, int code, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(c->err, sizeof(c->err), fmt, ap);
     va_end(ap);
-    /* Drop the trailing newline libpq and others add. */
-    size_t n = strlen(c->err);
-    while (n > 0 && (c->err[n - 1] == '\n' || c->err[n - 1] == ' '))
-        c->err[--n] = '\0';
+    one_line(c->err);
     db_scrub(c->owner, c->err);
     return code;
 }
@@ -339,6 +349,7 @@ int db_open(const db_options *opts, db **out, char *err, size_t errlen)
 out:
     if (d) {
         if (err && errlen) {
+            one_line(err);
             /* Whatever a driver wrote must not carry the password. */
             scrub_one(err, errlen, d->secret);
             scrub_one(err, errlen, d->secret_raw);
@@ -376,7 +387,10 @@ void db_close(db *d)
     free(d);
 }
 
-db_driver db_kind(const db *d) { return d->kind; }
+db_driver db_kind(const db *d)
+{
+    return d->kind;
+}
 
 db_conn *db_acquire(db *d)
 {
@@ -492,8 +506,7 @@ static int note_result(db_conn *c, int rc)
     return rc;
 }
 
-int db_exec(db_conn *c, const char *sql, const db_param *params, size_t nparams,
-            int64_t *affected)
+int db_exec(db_conn *c, const char *sql, const db_param *params, size_t nparams, int64_t *affected)
 {
     if (affected)
         *affected = 0;
@@ -542,7 +555,10 @@ void db_rows_free(db_rows *r)
         r->conn->owner->ops->rows_free(r);
 }
 
-size_t db_col_count(const db_rows *r) { return r->conn->owner->ops->col_count(r); }
+size_t db_col_count(const db_rows *r)
+{
+    return r->conn->owner->ops->col_count(r);
+}
 
 const char *db_col_name(const db_rows *r, size_t i)
 {
@@ -630,6 +646,12 @@ void db_rollback(db_conn *c)
     c->txn_failed = 0;
 }
 
-const char *db_errmsg(const db_conn *c) { return c ? c->err : "no connection"; }
+const char *db_errmsg(const db_conn *c)
+{
+    return c ? c->err : "no connection";
+}
 
-db_driver db_conn_kind(const db_conn *c) { return c->owner->kind; }
+db_driver db_conn_kind(const db_conn *c)
+{
+    return c->owner->kind;
+}

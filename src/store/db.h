@@ -33,7 +33,10 @@ typedef struct {
 
 #define DB_NULL ((db_param){.type = DBP_NULL})
 /* A function, not `(s) ? … : …`, so passing a char array does not trip -Waddress. */
-static inline db_param_type db_text_type(const char *s) { return s ? DBP_TEXT : DBP_NULL; }
+static inline db_param_type db_text_type(const char *s)
+{
+    return s ? DBP_TEXT : DBP_NULL;
+}
 #define DB_TEXT(s) ((db_param){.type = db_text_type(s), .text = (s)})
 #define DB_INT(v) ((db_param){.type = DBP_INT, .i = (int64_t)(v)})
 #define DB_DOUBLE(v) ((db_param){.type = DBP_DOUBLE, .d = (double)(v)})

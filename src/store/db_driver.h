@@ -31,14 +31,14 @@ struct db {
     db_driver kind;
     int pool_size;
     int timeout_ms;
-    char *target; /* SQLite: file path; PostgreSQL: the URL as given (may hold a password) */
+    char *target;     /* SQLite: file path; PostgreSQL: the URL as given (may hold a password) */
     char *secret;     /* PostgreSQL: the password found in the URL, to scrub from messages */
     char *secret_raw; /* the same as written in the URL (may be percent-encoded) */
-    void *drv;    /* driver-private state (SQLite: the writer lock) */
+    void *drv;        /* driver-private state (SQLite: the writer lock) */
 
     pthread_mutex_t mu; /* guards the pool below */
     pthread_cond_t cv;
-    db_conn **idle;     /* stack of connections ready to borrow */
+    db_conn **idle; /* stack of connections ready to borrow */
     size_t nidle;
     int nopen; /* connections created (idle + borrowed + being created) */
 };

@@ -34,7 +34,8 @@ typedef struct {
     pg_stmt cache[PG_CACHE_SIZE];
     size_t ncache;
     uint64_t tick;
-    uint64_t seq; /* statement names are never reused within a connection's life */
+    uint64_t seq;    /* statement names are never reused within a connection's life */
+    int server_gone; /* the server sent a FATAL while we were not waiting: the session is over */
 } pg_conn;
 
 typedef struct {
@@ -42,9 +43,9 @@ typedef struct {
     PGresult *res;
     int nrows;
     int ncols;
-    int row; /* -1 before the first db_rows_next */
-    char (*tbuf)[40];      /* per column: normalised time text of the current row */
-    unsigned char **bbuf;  /* per column: unescaped bytea of the current row */
+    int row;              /* -1 before the first db_rows_next */
+    char (*tbuf)[40];     /* per column: normalised time text of the current row */
+    unsigned char **bbuf; /* per column: unescaped bytea of the current row */
     size_t *blen;
 } pg_rows;
 
@@ -104,8 +105,7 @@ int db_pg_url_check(const char *url, char **password, char *err, size_t errlen)
     PQconninfoOption *opts = PQconninfoParse(url, &msg);
     *password = NULL;
     if (!opts) {
-        (void)snprintf(err, errlen, "invalid PostgreSQL URL: %s",
-                       msg ? msg : "cannot be parsed");
+        (void)snprintf(err, errlen, "invalid PostgreSQL URL: %s", msg ? msg : "cannot be parsed");
         size_t n = strlen(err);
         while (n > 0 && err[n - 1] == '\n')
             err[--n] = '\0';
@@ -130,17 +130,25 @@ static int pg_init(db *d, char *err, size_t errlen)
     return DB_OK;
 }
 
-static void pg_fini(db *d) { (void)d; }
-
-/* libpq prints NOTICEs to stderr by default; the store never prints. */
-static void ignore_notice(void *arg, const char *msg)
+static void pg_fini(db *d)
 {
-    (void)arg;
-    (void)msg;
+    (void)d;
 }
 
-static PGconn *open_pg(db *d)
+/* libpq prints NOTICEs to stderr by default; the store never prints. It also hands over as a
+ * "notice" an error that arrives while the connection is idle, which is how a terminated
+ * backend's FATAL 57P01 shows up: remember it, the session is gone. */
+static void on_notice(void *arg, const PGresult *res)
 {
+    pg_conn *pc = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        pc->server_gone = 1;
+}
+
+static PGconn *open_pg(pg_conn *pc)
+{
+    db *d = pc->base.owner;
     char timeout[16];
     /* libpq's connect_timeout is in whole seconds, and it treats values below 2 as 2. */
     int secs = (d->timeout_ms + 999) / 1000;
@@ -151,7 +159,7 @@ static PGconn *open_pg(db *d)
     const char *const vals[] = {timeout, "praxis", "UTF8", d->target, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg)
-        (void)PQsetNoticeProcessor(pg, ignore_notice, NULL);
+        (void)PQsetNoticeReceiver(pg, on_notice, pc);
     return pg;
 }
 
@@ -188,7 +196,7 @@ static db_conn *pg_connect(db *d, char *err, size_t errlen)
         return NULL;
     }
     pc->base.owner = d;
-    pc->pg = open_pg(d);
+    pc->pg = open_pg(pc);
     if (!pc->pg || PQstatus(pc->pg) != CONNECTION_OK) {
         (void)snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
                        pc->pg ? PQerrorMessage(pc->pg) : "out of memory");
@@ -199,12 +207,11 @@ static db_conn *pg_connect(db *d, char *err, size_t errlen)
         goto fail;
     }
     return &pc->base;
-fail:
-    {
-        size_t n = strlen(err);
-        while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-            err[--n] = '\0';
-    }
+fail : {
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
     PQfinish(pc->pg);
     free(pc);
     return NULL;
@@ -222,9 +229,10 @@ static void pg_disconnect(db_conn *c)
 static int reconnect(pg_conn *pc)
 {
     cache_clear(pc);
+    pc->server_gone = 0;
     PQreset(pc->pg);
     if (PQstatus(pc->pg) != CONNECTION_OK) {
-        PGconn *fresh = open_pg(pc->base.owner);
+        PGconn *fresh = open_pg(pc);
         if (!fresh || PQstatus(fresh) != CONNECTION_OK) {
             (void)db_fail(&pc->base, DB_EUNAVAILABLE, "postgres: reconnect failed: %s",
                           fresh ? PQerrorMessage(fresh) : "out of memory");
@@ -238,14 +246,16 @@ static int reconnect(pg_conn *pc)
 }
 
 /* An idle connection should have nothing to read: if it does, the server sent something
- * (typically FATAL 57P01 when the backend was terminated), so let libpq look at it. */
-static void notice_drop(pg_conn *pc)
+ * (typically FATAL 57P01 and then EOF when the backend was terminated), so let libpq read it
+ * until it has seen the end, which marks the connection bad. */
+static void drain_idle(pg_conn *pc)
 {
-    struct pollfd pfd = {.fd = PQsocket(pc->pg), .events = POLLIN};
-    if (pfd.fd < 0)
-        return;
-    if (poll(&pfd, 1, 0) > 0) {
-        (void)PQconsumeInput(pc->pg);
+    for (int i = 0; i < 8 && PQstatus(pc->pg) == CONNECTION_OK; i++) {
+        struct pollfd pfd = {.fd = PQsocket(pc->pg), .events = POLLIN};
+        if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
+            return;
+        if (!PQconsumeInput(pc->pg))
+            return;
         PGnotify *n;
         while ((n = PQnotifies(pc->pg)) != NULL)
             PQfreemem(n);
@@ -256,8 +266,8 @@ static int pg_check(db_conn *c)
 {
     pg_conn *pc = (pg_conn *)c;
     if (PQstatus(pc->pg) == CONNECTION_OK)
-        notice_drop(pc);
-    if (PQstatus(pc->pg) == CONNECTION_OK)
+        drain_idle(pc);
+    if (PQstatus(pc->pg) == CONNECTION_OK && !pc->server_gone)
         return DB_OK;
     return reconnect(pc);
 }
@@ -283,8 +293,7 @@ static int map_sqlstate(const char *state)
     if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
         return DB_EUNAVAILABLE;
-    if (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0 ||
-        strcmp(state, "40001") == 0)
+    if (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)
         return DB_EBUSY;
     return DB_ERROR;
 }
@@ -299,8 +308,7 @@ static int res_fail(pg_conn *pc, const PGresult *res)
     if (PQstatus(pc->pg) != CONNECTION_OK)
         code = DB_EUNAVAILABLE;
     if (primary)
-        return db_fail(&pc->base, code, "postgres: %s (SQLSTATE %s)", primary,
-                       state ? state : "?");
+        return db_fail(&pc->base, code, "postgres: %s (SQLSTATE %s)", primary, state ? state : "?");
     return db_fail(&pc->base, code, "postgres: %s", PQerrorMessage(pc->pg));
 }
 
@@ -308,6 +316,36 @@ static const char *res_state(const PGresult *res)
 {
     const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     return s ? s : "";
+}
+
+static int res_ok(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Gathers the results of the command just sent, keeping the first error. PQexec would return
+ * the last one instead, and when the backend was terminated that is libpq's own "server closed
+ * the connection" without the server's SQLSTATE (57P01), which is what tells a safe retry. */
+static PGresult *collect(pg_conn *pc, int sent, int *had_ok)
+{
+    PGresult *keep = NULL;
+    PGresult *r;
+    if (had_ok)
+        *had_ok = 0;
+    if (!sent)
+        return NULL;
+    while ((r = PQgetResult(pc->pg)) != NULL) {
+        if (had_ok && res_ok(r))
+            *had_ok = 1;
+        if (!keep || (res_ok(keep) && !res_ok(r))) {
+            PQclear(keep);
+            keep = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    return keep;
 }
 
 /* ---- statements ---- */
@@ -327,8 +365,8 @@ static void deallocate(pg_conn *pc, pg_stmt *e)
     char sql[48];
     (void)snprintf(sql, sizeof(sql), "DEALLOCATE %s", e->name);
     /* Fails harmlessly inside an aborted transaction; the statement then lives on unused. */
-    if (PQtransactionStatus(pc->pg) == PQTRANS_IDLE || PQtransactionStatus(pc->pg) ==
-                                                           PQTRANS_INTRANS)
+    if (PQtransactionStatus(pc->pg) == PQTRANS_IDLE ||
+        PQtransactionStatus(pc->pg) == PQTRANS_INTRANS)
         PQclear(PQexec(pc->pg, sql));
     free(e->sql);
     memset(e, 0, sizeof(*e));
@@ -344,7 +382,7 @@ static pg_stmt *cache_find(pg_conn *pc, const char *sql, uint64_t h)
 }
 
 /* Prepares sql on the server under a new name and caches it (evicting the least recently
- * used entry when full). *retry_safe is set when a failure happened before anything ran. */
+ * used entry when full). */
 static int stmt_prepare(pg_conn *pc, const char *sql, uint64_t h, pg_stmt **out)
 {
     pg_stmt *e;
@@ -352,7 +390,7 @@ static int stmt_prepare(pg_conn *pc, const char *sql, uint64_t h, pg_stmt **out)
     int rc;
 
     (void)snprintf(name, sizeof(name), "praxis_%" PRIu64, ++pc->seq);
-    PGresult *res = PQprepare(pc->pg, name, sql, 0, NULL);
+    PGresult *res = collect(pc, PQsendPrepare(pc->pg, name, sql, 0, NULL), NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = res_fail(pc, res);
         PQclear(res);
@@ -361,7 +399,7 @@ static int stmt_prepare(pg_conn *pc, const char *sql, uint64_t h, pg_stmt **out)
     PQclear(res);
     /* Ask how many parameters the server inferred, so a count mismatch is our error message
      * rather than a protocol violation (SQLSTATE 08P01) that would look like a lost link. */
-    res = PQdescribePrepared(pc->pg, name);
+    res = collect(pc, PQsendDescribePrepared(pc->pg, name), NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = res_fail(pc, res);
         PQclear(res);
@@ -468,8 +506,7 @@ static int pg_run(pg_conn *pc, const char *sql, const db_param *params, size_t n
             formats[i] = 1; /* binary: bytea's binary form is the bytes themselves */
             break;
         default:
-            rc = db_fail(&pc->base, DB_ERROR, "postgres: unknown parameter type %d",
-                         (int)p->type);
+            rc = db_fail(&pc->base, DB_ERROR, "postgres: unknown parameter type %d", (int)p->type);
             goto out;
         }
     }
@@ -493,17 +530,22 @@ static int pg_run(pg_conn *pc, const char *sql, const db_param *params, size_t n
             goto out;
         }
         e->used = ++pc->tick;
-        PGresult *res = PQexecPrepared(pc->pg, e->name, (int)nparams, values, lengths, formats, 0);
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        int sent = PQsendQueryPrepared(pc->pg, e->name, (int)nparams, values, lengths, formats, 0);
+        int had_ok = 0;
+        PGresult *res = collect(pc, sent, &had_ok);
+        if (res_ok(res)) {
             *out = res;
             rc = DB_OK;
             goto out;
         }
-        const char *state = res_state(res);
+        char state[6];
+        (void)snprintf(state, sizeof(state), "%s", res_state(res));
         rc = res_fail(pc, res);
         PQclear(res);
-        if (can_retry && strcmp(state, "57P01") == 0 && reconnect(pc) == DB_OK)
+        /* Not sent at all, or the backend had been terminated before it ran (its FATAL came
+         * first; once a completion arrived the outcome is unknown and is not retried). */
+        if (can_retry && !had_ok && (!sent || pc->server_gone || strcmp(state, "57P01") == 0) &&
+            PQstatus(pc->pg) != CONNECTION_OK && reconnect(pc) == DB_OK)
             continue;
         if (can_retry && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0)) {
             /* 26000: the session lost the statement; 0A000: "cached plan must not change
@@ -700,8 +742,8 @@ static int normalise_time(const char *in, char *out, size_t outlen)
     if (*s != '\0')
         return 0; /* " BC" and anything else */
     int64_t days = db_days_from_civil(y, (int)mo, (int)d);
-    int64_t ms = ((days * 86400 + hh * 3600 + mi * 60 + ss) - (oh * 3600 + om * 60 + os)) * 1000 +
-                 frac;
+    int64_t ms =
+        ((days * 86400 + hh * 3600 + mi * 60 + ss) - (oh * 3600 + om * 60 + os)) * 1000 + frac;
     db_format_time(ms, out, outlen);
     return 1;
 }

@@ -403,8 +403,7 @@ static int bind_params(sq_conn *sc, sqlite3_stmt *st, const db_param *params, si
         const char *name = sqlite3_bind_parameter_name(st, idx);
         char *end = NULL;
         if (!name || name[0] != '$' || name[1] < '1' || name[1] > '9')
-            return db_fail(&sc->base, DB_ERROR,
-                           "sqlite: placeholder %s is not of the form $1..$n",
+            return db_fail(&sc->base, DB_ERROR, "sqlite: placeholder %s is not of the form $1..$n",
                            name ? name : "?");
         errno = 0;
         unsigned long k = strtoul(name + 1, &end, 10);
@@ -423,8 +422,8 @@ static int bind_params(sq_conn *sc, sqlite3_stmt *st, const db_param *params, si
         int rc;
         switch (p->type) {
         case DBP_TEXT:
-            rc = p->text ? sqlite3_bind_text64(st, idx, p->text, strlen(p->text),
-                                               SQLITE_TRANSIENT, SQLITE_UTF8)
+            rc = p->text ? sqlite3_bind_text64(st, idx, p->text, strlen(p->text), SQLITE_TRANSIENT,
+                                               SQLITE_UTF8)
                          : sqlite3_bind_null(st, idx);
             break;
         case DBP_INT:
@@ -443,16 +442,14 @@ static int bind_params(sq_conn *sc, sqlite3_stmt *st, const db_param *params, si
             rc = sqlite3_bind_null(st, idx);
             break;
         default:
-            return db_fail(&sc->base, DB_ERROR, "sqlite: unknown parameter type %d",
-                           (int)p->type);
+            return db_fail(&sc->base, DB_ERROR, "sqlite: unknown parameter type %d", (int)p->type);
         }
         if (rc != SQLITE_OK)
             return sq_fail(sc, rc);
     }
     if (highest != nparams)
         return db_fail(&sc->base, DB_ERROR,
-                       "sqlite: %zu parameters given but the statement uses %zu", nparams,
-                       highest);
+                       "sqlite: %zu parameters given but the statement uses %zu", nparams, highest);
     return DB_OK;
 }
 
@@ -516,8 +513,8 @@ static int sq_exec_script(db_conn *c, const char *sql)
     }
     int src = sqlite3_exec(sc->h, sql, NULL, NULL, &msg);
     if (src != SQLITE_OK) {
-        rc = db_fail(c, map_code(src), "sqlite: %s (code %d)", msg ? msg : sqlite3_errstr(src),
-                     src);
+        rc =
+            db_fail(c, map_code(src), "sqlite: %s (code %d)", msg ? msg : sqlite3_errstr(src), src);
         sqlite3_free(msg);
     } else {
         rc = DB_OK;
@@ -527,17 +524,26 @@ static int sq_exec_script(db_conn *c, const char *sql)
     return rc;
 }
 
+/* The statement has run to its end (or failed): reset it so an autocommit write commits and a
+ * read ends its snapshot, then let the writer lock go. Resetting before unlocking matters. The
+ * statement itself stays with the cursor until db_rows_free, so column names and counts remain
+ * readable as on PostgreSQL. */
+static void rows_complete(sq_rows *r)
+{
+    if (r->st)
+        (void)sqlite3_reset(r->st);
+    if (r->holds_writer) {
+        r->holds_writer = 0;
+        writer_unlock((sq_conn *)r->base.conn);
+    }
+}
+
 static void rows_finish(sq_rows *r)
 {
-    sq_conn *sc = (sq_conn *)r->base.conn;
-    /* Reset before unlocking: an autocommit write commits when its statement is reset. */
+    rows_complete(r);
     stmt_put(r->st, r->entry);
     r->st = NULL;
     r->entry = NULL;
-    if (r->holds_writer) {
-        r->holds_writer = 0;
-        writer_unlock(sc);
-    }
 }
 
 static int sq_query(db_conn *c, const char *sql, const db_param *params, size_t nparams,
@@ -568,7 +574,7 @@ static int sq_query(db_conn *c, const char *sql, const db_param *params, size_t 
         goto fail;
     }
     if (r->first_rc == SQLITE_DONE)
-        rows_finish(r);
+        rows_complete(r);
     *out = &r->base;
     return DB_OK;
 fail:
@@ -594,11 +600,11 @@ static int sq_rows_next(db_rows *base)
         return 1;
     r->done = 1;
     if (rc == SQLITE_DONE) {
-        rows_finish(r);
+        rows_complete(r);
         return 0;
     }
     int code = sq_fail((sq_conn *)base->conn, rc);
-    rows_finish(r);
+    rows_complete(r);
     return code;
 }
 
@@ -609,11 +615,11 @@ static void sq_rows_free(db_rows *base)
     free(r);
 }
 
-/* Getters: only meaningful while a row is current (r->st set and not done). */
+/* Value getters: only meaningful while a row is current (after db_rows_next returned 1). */
 static sqlite3_stmt *cur(const db_rows *base)
 {
     const sq_rows *r = (const sq_rows *)base;
-    return r->done ? NULL : r->st;
+    return r->started && !r->done ? r->st : NULL;
 }
 
 static size_t sq_col_count(const db_rows *base)
@@ -693,8 +699,8 @@ static int sq_commit(db_conn *c)
     int rc = DB_OK;
     int src = sqlite3_exec(sc->h, "COMMIT", NULL, NULL, &msg);
     if (src != SQLITE_OK) {
-        rc = db_fail(c, map_code(src), "sqlite: COMMIT failed: %s",
-                     msg ? msg : sqlite3_errstr(src));
+        rc =
+            db_fail(c, map_code(src), "sqlite: COMMIT failed: %s", msg ? msg : sqlite3_errstr(src));
         sqlite3_free(msg);
         if (!sqlite3_get_autocommit(sc->h))
             (void)sqlite3_exec(sc->h, "ROLLBACK", NULL, NULL, NULL);

@@ -13,16 +13,14 @@
 #define MIGRATE_LOCK_KEY "112105097120105115"
 #define MIGRATE_LOCK_WAIT_MS 120000
 
-static const char *const create_sqlite =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " applied_at TEXT NOT NULL)";
-static const char *const create_pg =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " applied_at TIMESTAMPTZ(3) NOT NULL)";
+static const char *const create_sqlite = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                         " version INTEGER PRIMARY KEY,"
+                                         " name TEXT NOT NULL,"
+                                         " applied_at TEXT NOT NULL)";
+static const char *const create_pg = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                     " version INTEGER PRIMARY KEY,"
+                                     " name TEXT NOT NULL,"
+                                     " applied_at TIMESTAMPTZ(3) NOT NULL)";
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
@@ -94,8 +92,7 @@ static int run_files(db_conn *c, int version, db_driver kind)
     for (size_t o = 0; o < ARRAY_LEN(order); o++) {
         for (size_t i = 0; i < migration_files_count; i++) {
             const struct migration_file *f = &migration_files[i];
-            if (f->version != version || strcmp(f->dialect, order[o]) != 0 ||
-                !applies_to(f, kind))
+            if (f->version != version || strcmp(f->dialect, order[o]) != 0 || !applies_to(f, kind))
                 continue;
             int rc = db_exec_script(c, f->sql);
             if (rc != DB_OK)

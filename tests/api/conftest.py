@@ -120,12 +120,12 @@ class Database:
 class Server:
     """One running praxis (kind "praxis") or harness (kind "harness") process."""
 
-    def __init__(self, kind, tmpdir, extra_env=None, database=None):
+    def __init__(self, kind, tmpdir, extra_env=None, database=None, own_db=None):
         self.kind = kind
         self.tmpdir = str(tmpdir)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.binary = _binary("PRAXIS_BIN" if kind == "praxis" else "PRAXIS_HARNESS")
-        self.own_db = database is None
+        self.own_db = database is None if own_db is None else own_db
         self.db = database or Database(self.tmpdir)
         self.env = base_env()
         self.env.update({
@@ -305,12 +305,14 @@ def harness(tmp_path_factory):
 
 @pytest.fixture
 def start_server(tmp_path):
-    """Factory for servers owned by one test: start_server(kind, env=..., database=...).
-    Servers still running at the end are stopped with SIGTERM and must exit 0."""
+    """Factory for servers owned by one test: start_server(kind, env=..., database=...,
+    own_db=...). Servers still running at the end are stopped with SIGTERM and must exit 0;
+    their database is dropped afterwards when they own it (the default without database=)."""
     servers = []
 
-    def start(kind="praxis", env=None, database=None, start=True):
-        srv = Server(kind, tmp_path / f"{kind}{len(servers)}", extra_env=env, database=database)
+    def start(kind="praxis", env=None, database=None, own_db=None, start=True):
+        srv = Server(kind, tmp_path / f"{kind}{len(servers)}", extra_env=env, database=database,
+                     own_db=own_db)
         servers.append(srv)
         if start:
             srv.start()

@@ -221,3 +221,48 @@ def test_audio_26mib_chunked_413(harness):
     r = harness.post("/_test/audio", data=chunks(26 * MiB, 256 * 1024),
                      headers={"Content-Type": "audio/wav"}, timeout=60)
     assert_problem(r, 413)
+
+
+# ---- Expect: 100-continue (what curl sends for large bodies) ------------------------------------
+
+
+def raw_exchange(srv, head, timeout=5):
+    """Sends head (request line + headers), returns (socket, first bytes answered)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    s.sendall(head)
+    return s, s.recv(65536)
+
+
+def test_expect_continue_refused_early_when_too_large(harness):
+    s, first = raw_exchange(harness, (
+        "POST /_test/audio HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\n"
+        f"Content-Length: {26 * MiB}\r\nExpect: 100-continue\r\n\r\n").encode())
+    try:
+        # The 413 comes at once, without a 100 Continue and without reading the 26 MiB.
+        assert first.startswith(b"HTTP/1.1 413 "), first[:200]
+        assert b"application/problem+json" in first
+    finally:
+        s.close()
+
+
+def test_expect_continue_accepted_body(harness):
+    body = b"\x05" * 4096
+    s, first = raw_exchange(harness, (
+        "POST /_test/audio HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    ).encode())
+    try:
+        assert first.startswith(b"HTTP/1.1 100 "), first[:200]
+        s.sendall(body)
+        rest = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        head, _, payload = rest.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), rest[:300]
+        assert json.loads(payload) == {"bytes": 4096}
+    finally:
+        s.close()

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conftest import base_env, free_port, tail
+from conftest import DRIVER, Database, base_env, free_port, tail
 
 EXIT_USAGE = 2
 
@@ -217,21 +217,28 @@ def test_migrate_twice(tmp_path, database):
     assert p2.returncode == 0, show(p2)
 
 
-def test_migrate_concurrently(tmp_path, database):
-    """Two processes migrating one fresh database at once both succeed (advisory lock on
-    PostgreSQL, busy timeout on SQLite)."""
-    e = base_env()
-    e.update({"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database.url,
-              "LOG_LEVEL": "info"})
-    procs = [subprocess.Popen([praxis_bin(), "migrate"], env=e, cwd=str(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outs = [p.communicate(timeout=60) for p in procs]
-    for p, (out, err) in zip(procs, outs):
-        assert p.returncode == 0, f"exit {p.returncode}\n{tail(err, 5000)}"
-    # And a server starts on the result.
-    p = run(["migrate"], tmp_path, env={"DATABASE_URL": database.url}, timeout=60)
-    assert p.returncode == 0, show(p)
+def test_migrate_concurrently(tmp_path):
+    """Processes migrating one fresh database at once all succeed (advisory lock on
+    PostgreSQL, busy timeout on SQLite). Several rounds of two processes, each round on a
+    fresh database: the race is at creation time."""
+    rounds = 12 if DRIVER == "sqlite" else 3
+    for round_ in range(rounds):
+        d = tmp_path / f"round{round_}"
+        d.mkdir()
+        db = Database(d)
+        try:
+            e = base_env()
+            e.update({"DATA_DIR": str(d / "data"), "DATABASE_URL": db.url, "LOG_LEVEL": "info"})
+            procs = [subprocess.Popen([praxis_bin(), "migrate"], env=e, cwd=str(d),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(2)]
+            outs = [p.communicate(timeout=60) for p in procs]
+            for p, (out, err) in zip(procs, outs):
+                assert p.returncode == 0, f"round {round_}: exit {p.returncode}\n{tail(err, 5000)}"
+            p = run(["migrate"], d, env={"DATABASE_URL": db.url}, timeout=60)
+            assert p.returncode == 0, show(p)
+        finally:
+            db.drop()
 
 
 def test_serve_on_migrated_database(database, start_server, tmp_path):
@@ -239,3 +246,40 @@ def test_serve_on_migrated_database(database, start_server, tmp_path):
     assert p.returncode == 0, show(p)
     srv = start_server("praxis", database=database)
     assert srv.get("/health/ready").status_code == 200
+
+
+# ---- .env ---------------------------------------------------------------------------------------
+
+
+def test_dotenv_is_read(tmp_path):
+    db = tmp_path / "from-dotenv.db"
+    (tmp_path / ".env").write_text(f"# comment\nDATABASE_URL=sqlite://{db}\n")
+    p = run(["migrate"], tmp_path, env={"DATABASE_URL": None})
+    assert p.returncode == 0, show(p)
+    assert db.exists()
+
+
+def test_environment_wins_over_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("DATABASE_URL=mysql://ignored\n")
+    p = run(["migrate"], tmp_path)  # DATABASE_URL set in the environment
+    assert p.returncode == 0, show(p)
+
+
+def test_dotenv_bad_value_names_the_variable(tmp_path):
+    (tmp_path / ".env").write_text("LOG_LEVEL=loud\n")
+    p = run(["serve", "--port", "0"], tmp_path, env={"LOG_LEVEL": None}, timeout=20)
+    assert_config_error(p, "LOG_LEVEL")
+
+
+def test_dotenv_malformed_line(tmp_path):
+    (tmp_path / ".env").write_text("GOOD=1\nthis line is not an assignment\n")
+    p = run(["serve", "--port", "0"], tmp_path, timeout=20)
+    assert_config_error(p, ".env:2")
+
+
+def test_healthcheck_reads_port_from_dotenv(praxis, tmp_path):
+    """`praxis healthcheck` is meant for container probes, where PORT usually comes from the
+    same .env the server read."""
+    (tmp_path / ".env").write_text(f"PORT={praxis.port}\n")
+    p = run(["healthcheck"], tmp_path, env={"PORT": None}, timeout=20)
+    assert p.returncode == 0, show(p)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import DRIVER, assert_problem, psql
+from conftest import PG_URL, Database, assert_problem, psql
 
 
 def test_live(praxis):
@@ -54,40 +54,26 @@ def wait_ready(srv, timeout=10):
     return last
 
 
-@pytest.mark.skipif(DRIVER != "sqlite", reason="SQLite variant (the postgres run has its own)")
-def test_ready_fails_when_sqlite_file_is_corrupted(start_server):
-    """SQLite has no server to stop and chmod means nothing to root: the database going bad is
-    simulated by overwriting the file header with garbage, then putting it back."""
-    srv = start_server("praxis")
-    assert srv.get("/health/ready").status_code == 200
-    path = srv.db.path
-    with open(path, "r+b") as f:
-        original = f.read(100)
-        f.seek(0)
-        f.write(b"\xde\xad\xbe\xef garbage, not a database " * 3 + b"\0" * 28)
-        f.flush()
-    try:
-        assert_unready(srv)
-    finally:
-        with open(path, "r+b") as f:
-            f.write(original)
-    r = wait_ready(srv)
-    assert r.status_code == 200, r.text
-    assert r.json()["checks"]["database"] == "ok"
+# SQLite: the driver keeps its connections (and WAL) open, so removing the database's directory
+# or overwriting the main file's header does not make `SELECT 1` fail (pages live in the WAL and
+# in open file descriptors) -- there is no reliable way to take a SQLite database away from a
+# running server from the outside. The readiness failure is therefore exercised on PostgreSQL,
+# in every run where the throwaway cluster is available (the sqlite run included).
 
 
-@pytest.mark.skipif(DRIVER != "postgres", reason="PostgreSQL variant (the sqlite run has its own)")
-def test_ready_fails_when_postgres_is_unreachable_and_recovers(start_server):
-    srv = start_server("praxis")
+@pytest.mark.skipif(not PG_URL, reason="needs PRAXIS_TEST_PG_URL (scripts/pg-temp.sh start)")
+def test_ready_fails_when_postgres_is_unreachable_and_recovers(start_server, tmp_path):
+    db = Database(tmp_path / "pg", driver="postgres")
+    srv = start_server("praxis", database=db, own_db=True)
     assert srv.get("/health/ready").status_code == 200
-    name = srv.db.name
+    name = db.name
     psql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
     try:
-        # pg_terminate_backend(pid, timeout) waits for the backends to be gone (PostgreSQL 14+).
+        # pg_terminate_backend(pid, timeout) waits for the backends to be gone (PG 14+).
         psql(f"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
              f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
         assert_unready(srv)
-        # Still unavailable on a second probe (the pool cannot reconnect while it is refused).
+        # Still unavailable on a second probe: the pool cannot reconnect while refused.
         assert_unready(srv)
     finally:
         psql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

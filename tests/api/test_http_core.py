@@ -22,6 +22,14 @@ def test_unknown_path_is_404_problem(praxis, path):
     assert body["title"] == "Not Found"
 
 
+def test_nul_in_path_does_not_truncate(praxis):
+    """%00 decodes to a NUL byte: the path must not be cut there and routed as its prefix
+    ("/health/live%00junk" is not "/health/live")."""
+    r = praxis.get("/health/live%00junk")
+    assert r.status_code in (400, 404), (r.status_code, r.text[:200])
+    assert r.headers.get("Content-Type", "").startswith("application/problem+json")
+
+
 def test_405_with_allow(praxis):
     r = praxis.post("/health/live", json={})
     body = assert_problem(r, 405, "method-not-allowed")
@@ -207,3 +215,35 @@ def test_hsts_when_public_url_is_https(start_server):
         assert int(hsts.split("max-age=")[1].split(";")[0]) >= 86400
     doc = srv.get("/openapi.json").json()
     assert doc["servers"][0]["url"] == "https://praxis.example.test"
+
+
+def test_concurrent_requests(praxis):
+    """Parallel clients on the thread pool and the database pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i):
+        path = "/health/ready" if i % 2 else "/health/live"
+        return praxis.get(path, headers={"X-Request-Id": f"conc-{i}"})
+
+    with ThreadPoolExecutor(16) as ex:
+        rs = list(ex.map(one, range(200)))
+    assert [r.status_code for r in rs] == [200] * 200
+    assert all(r.headers["X-Request-Id"] == f"conc-{i}" for i, r in enumerate(rs))
+
+
+def test_idle_connection_times_out(start_server):
+    """REQUEST_TIMEOUT_SECONDS closes a connection that stops sending (slowloris)."""
+    import socket
+    import time
+    srv = start_server("praxis", env={"REQUEST_TIMEOUT_SECONDS": "1"})
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        s.sendall(b"GET /health/live HTTP/1.1\r\nHost: t\r\n")  # headers never finished
+        t0 = time.monotonic()
+        data = s.recv(4096)
+        elapsed = time.monotonic() - t0
+        assert elapsed < 5, elapsed
+        assert data == b"" or not data.startswith(b"HTTP/1.1 200"), data
+    finally:
+        s.close()
+    assert srv.get("/health/live").status_code == 200

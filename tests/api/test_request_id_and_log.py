@@ -92,3 +92,14 @@ def test_access_log_one_line_per_request(praxis):
              if rec.get("msg") == "request" and rec.get("request_id") == rid]
     assert len(lines) == 3, lines
     assert all(rec["route"] == "/health/ready" for rec in lines)
+
+
+def test_clean_start_logs_no_warnings(start_server):
+    """With every variable set properly, start-up says nothing at warn level or above (a warning
+    on every start trains operators to ignore warnings)."""
+    srv = start_server("praxis", env={"JWT_SECRET": "x" * 48})
+    srv.get("/health/ready")
+    bad = [rec for rec in srv.log_records() if rec.get("level") in ("warn", "error", "fatal")]
+    assert bad == [], bad
+    non_json = [ln for ln in srv.stderr().splitlines() if ln.strip() and not ln.startswith("{")]
+    assert non_json == [], non_json

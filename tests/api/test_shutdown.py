@@ -58,8 +58,11 @@ def test_inflight_request_completes_on_sigterm(start_server):
     t = threading.Thread(target=slow)
     t.start()
     try:
+        # Give the request time to reach a worker first: MHD pins a connection to the pool thread
+        # that accepted it, and a probe accepted in the same batch as the slow request would wait
+        # behind it.
+        time.sleep(0.3)
         assert wait_inflight(srv, 1), "the slow request never became in flight"
-        time.sleep(0.1)
         srv.signal(signal.SIGTERM)
         signalled = time.monotonic()
 
@@ -132,3 +135,29 @@ def test_websocket_closed_1001_on_shutdown(start_server):
     code = asyncio.run(asyncio.wait_for(go(), 30))
     assert code == 1001, code
     assert srv.wait() == 0, srv.stderr()[-5000:]
+
+
+def test_shutdown_deadline_is_enforced(start_server):
+    """SHUTDOWN_GRACE_SECONDS bounds the shutdown: a request still running at the deadline is
+    cut off and the process exits soon after, instead of waiting for the handler."""
+    srv = start_server("harness", env={"SHUTDOWN_GRACE_SECONDS": "1"})
+    t = threading.Thread(target=lambda: _quiet_get(srv.url("/_test/slow?ms=4000")))
+    t.start()
+    try:
+        time.sleep(0.3)
+        assert wait_inflight(srv, 1)
+        t0 = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        rc = srv.wait(timeout=20)
+        elapsed = time.monotonic() - t0
+    finally:
+        t.join(20)
+    assert rc == 0, srv.stderr()[-5000:]
+    assert elapsed < 2.5, f"exit took {elapsed:.1f} s with SHUTDOWN_GRACE_SECONDS=1"
+
+
+def _quiet_get(url):
+    try:
+        requests.get(url, timeout=20)
+    except requests.RequestException:
+        pass

@@ -141,3 +141,73 @@ def test_missing_key_400(harness):
 def test_ws_route_other_method_405(harness):
     r = harness.post("/_test/ws")
     assert_problem(r, 405)
+
+
+def test_raw_handshake_accept_key_and_connection_token_list(harness):
+    """`Connection: keep-alive, Upgrade` (what Firefox sends) upgrades, and the accept key is
+    the RFC 6455 digest of the client key."""
+    import hashlib
+    import socket
+    k = key()
+    s = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+    try:
+        s.sendall((f"GET /_test/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\n"
+                   f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {k}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            assert chunk, head
+            head += chunk
+        lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+        assert lines[0].startswith("HTTP/1.1 101"), lines
+        headers = {ln.split(":", 1)[0].strip().lower(): ln.split(":", 1)[1].strip()
+                   for ln in lines[1:]}
+        expect = base64.b64encode(hashlib.sha1(
+            (k + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        assert headers.get("sec-websocket-accept") == expect, headers
+        assert headers.get("upgrade", "").lower() == "websocket"
+        assert "upgrade" in headers.get("connection", "").lower()
+        # A masked text frame "hi" is echoed unmasked.
+        mask = os.urandom(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"hi"))
+        s.sendall(bytes([0x81, 0x80 | 2]) + mask + payload)
+        frame = s.recv(16)
+        assert frame[:4] == b"\x81\x02hi", frame
+        # Close 1000; the server answers with its close frame.
+        mask = os.urandom(4)
+        code = (1000).to_bytes(2, "big")
+        s.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(code)))
+        frame = s.recv(16)
+        assert frame[0] == 0x88 and frame[2:4] == code, frame
+    finally:
+        s.close()
+
+
+def test_unmasked_client_frame_is_protocol_error(harness):
+    """RFC 6455 5.1: a server MUST close on an unmasked client frame (1002)."""
+    import socket
+    k = key()
+    s = socket.create_connection(("127.0.0.1", harness.port), timeout=10)
+    try:
+        s.sendall((f"GET /_test/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {k}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            assert chunk, head
+            head += chunk
+        extra = head.split(b"\r\n\r\n", 1)[1]
+        assert head.startswith(b"HTTP/1.1 101"), head
+        s.sendall(b"\x81\x02hi")  # not masked
+        data = extra
+        while len(data) < 4:
+            chunk = s.recv(16)
+            if not chunk:
+                break
+            data += chunk
+        assert data[:1] == b"\x88", data
+        assert int.from_bytes(data[2:4], "big") == 1002, data
+    finally:
+        s.close()

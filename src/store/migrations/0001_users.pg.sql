@@ -5,7 +5,8 @@ CREATE TABLE users (
     email TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
     full_name TEXT NOT NULL,
-    profession TEXT NOT NULL CHECK (profession IN ('medicine', 'nursing', 'dentistry', 'pharmacy',
+    -- Candidates practise for one of the 12 professions; staff accounts may have none.
+    profession TEXT CHECK (profession IN ('medicine', 'nursing', 'dentistry', 'pharmacy',
         'physiotherapy', 'occupational-therapy', 'dietetics', 'optometry', 'podiatry',
         'radiography', 'speech-pathology', 'veterinary-science')),
     role TEXT NOT NULL DEFAULT 'candidate' CHECK (role IN ('candidate', 'tutor', 'admin')),
@@ -17,7 +18,8 @@ CREATE TABLE users (
     country TEXT,
     created_at TIMESTAMPTZ(3) NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ(3) NOT NULL DEFAULT now(),
-    deleted_at TIMESTAMPTZ(3)
+    deleted_at TIMESTAMPTZ(3),
+    CHECK (role <> 'candidate' OR profession IS NOT NULL)
 );
 
 -- Admin user list, newest first, optionally by role.

@@ -6,19 +6,22 @@ CREATE TABLE users (
     email TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
     full_name TEXT NOT NULL,
-    profession TEXT NOT NULL CHECK (profession IN ('medicine', 'nursing', 'dentistry', 'pharmacy',
+    -- Candidates practise for one of the 12 professions; staff accounts may have none.
+    profession TEXT CHECK (profession IN ('medicine', 'nursing', 'dentistry', 'pharmacy',
         'physiotherapy', 'occupational-therapy', 'dietetics', 'optometry', 'podiatry',
         'radiography', 'speech-pathology', 'veterinary-science')),
     role TEXT NOT NULL DEFAULT 'candidate' CHECK (role IN ('candidate', 'tutor', 'admin')),
     email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1)),
     disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
     target_grade TEXT CHECK (target_grade IN ('A', 'B', 'C+', 'C', 'D', 'E')),
-    exam_date TEXT CHECK (exam_date IS NULL OR date(exam_date) IS exam_date),
+    -- A real calendar date, as PostgreSQL's DATE: date() alone accepts "2026-02-30".
+    exam_date TEXT CHECK (exam_date IS NULL OR date(julianday(exam_date)) IS exam_date),
     first_language TEXT,
     country TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    deleted_at TEXT
+    deleted_at TEXT,
+    CHECK (role <> 'candidate' OR profession IS NOT NULL)
 ) STRICT;
 
 -- Admin user list, newest first, optionally by role.
