@@ -248,15 +248,30 @@ static int cmd_healthcheck(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    int port = 8000;
-    const char *env_port = getenv("PORT");
-    if ((port_arg && parse_port(port_arg, &port) != 0) ||
-        (!port_arg && env_port && parse_port(env_port, &port) != 0)) {
-        fprintf(stderr, "praxis healthcheck: bad port\n");
+    /* Probes run beside the server with the same .env, so read it the same way. */
+    char err[512];
+    if (config_load_dotenv(".env", err, sizeof(err)) != 0) {
+        fprintf(stderr, "praxis healthcheck: %s\n", err);
         return EXIT_USAGE;
     }
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/health/ready", port);
+    int port = 8000;
+    const char *env_port = getenv("PORT");
+    if (env_port && !*env_port)
+        env_port = NULL;
+    if ((port_arg && parse_port(port_arg, &port) != 0) ||
+        (!port_arg && env_port && parse_port(env_port, &port) != 0)) {
+        fprintf(stderr, "praxis healthcheck: PORT: not a port number\n");
+        return EXIT_USAGE;
+    }
+    /* A wildcard bind address is reached through loopback; a specific one directly. */
+    const char *host = getenv("HOST");
+    if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        host = "127.0.0.1";
+    char url[320];
+    if (strchr(host, ':'))
+        snprintf(url, sizeof(url), "http://[%.256s]:%d/health/ready", host, port);
+    else
+        snprintf(url, sizeof(url), "http://%.256s:%d/health/ready", host, port);
     CURL *h = curl_easy_init();
     if (!h)
         return 1;

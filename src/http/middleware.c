@@ -75,7 +75,7 @@ static void access_log_after(http_req *req, http_res *res, void *ud)
 
 /* ---- metrics -------------------------------------------------------------------------- */
 
-static metric_family *m_requests, *m_duration, *m_inflight_gauge;
+static metric_family *m_requests, *m_duration;
 
 static void metrics_init_families(void)
 {
@@ -86,8 +86,6 @@ static void metrics_init_families(void)
     m_duration = metrics_histogram("http_request_duration_seconds",
                                    "Time from request start to response queued.", dur_labels,
                                    buckets, ARRAY_LEN(buckets));
-    m_inflight_gauge =
-        metrics_gauge("http_requests_in_flight", "HTTP requests being handled.", NULL);
 }
 
 static void metrics_after(http_req *req, http_res *res, void *ud)
@@ -99,7 +97,6 @@ static void metrics_after(http_req *req, http_res *res, void *ud)
     const char *lv[] = {method, req->route_label, status};
     metrics_inc(m_requests, lv, 1);
     metrics_observe(m_duration, lv, (double)(time_mono_ns() - req->start_ns) / 1e9);
-    metrics_set(m_inflight_gauge, NULL, (double)http_server_inflight(req->server));
 }
 
 /* ---- security headers ----------------------------------------------------------------- */
@@ -211,7 +208,7 @@ static void gzip_after(http_req *req, http_res *res, void *ud)
     if (!compressible(res->content_type) || res->status == 101 || res->status == 204 ||
         res->status == 304 || http_res_get_header(res, "Content-Encoding"))
         return;
-    http_res_header(req, res, "Vary", "Accept-Encoding");
+    http_res_vary(req, res, "Accept-Encoding");
     if (res->body.len < GZIP_MIN_BYTES || !accepts_gzip(http_req_header(req, "Accept-Encoding")))
         return;
     buf z;
@@ -289,7 +286,7 @@ static void cors_allow_headers(http_req *req, http_res *res, const cors_policy *
 {
     http_res_header(req, res, "Access-Control-Allow-Origin", p->any ? "*" : origin);
     if (!p->any)
-        http_res_header(req, res, "Vary", "Origin");
+        http_res_vary(req, res, "Origin");
 }
 
 static int cors_before(http_req *req, http_res *res, void *ud)

@@ -25,6 +25,7 @@ static const struct {
     {426, "upgrade-required", "Upgrade Required"},
     {429, "rate-limited", "Too Many Requests"},
     {500, "internal-error", "Internal Server Error"},
+    {501, "unsupported-method", "Method Not Supported"},
     {502, "bad-gateway", "Bad Gateway"},
     {503, "service-unavailable", "Service Unavailable"},
     {504, "gateway-timeout", "Gateway Timeout"},

@@ -6,6 +6,7 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "http/problem.h"
 #include "http/ws.h"
@@ -33,6 +34,7 @@ struct http_server {
     atomic_int inflight;
     atomic_int ws_threads;
     atomic_int stopping;
+    metric_family *inflight_gauge;
 };
 
 typedef struct req_ctx {
@@ -91,6 +93,25 @@ const char *http_res_get_header(const http_res *res, const char *name)
         if (strcasecmp(h->name, name) == 0)
             return h->value;
     return NULL;
+}
+
+void http_res_vary(http_req *req, http_res *res, const char *token)
+{
+    const char *cur = http_res_get_header(res, "Vary");
+    if (!cur) {
+        http_res_header(req, res, "Vary", token);
+        return;
+    }
+    size_t tl = strlen(token);
+    for (const char *p = cur; (p = strcasestr(p, token)) != NULL; p += tl) {
+        int starts = p == cur || p[-1] == ' ' || p[-1] == ',';
+        int ends = p[tl] == '\0' || p[tl] == ',' || p[tl] == ' ';
+        if (starts && ends)
+            return;
+    }
+    char *merged = arena_printf(req->pool, "%s, %s", cur, token);
+    if (merged)
+        http_res_header(req, res, "Vary", merged);
 }
 
 void http_res_remove_header(http_res *res, const char *name)
@@ -240,7 +261,8 @@ static void route_and_handle(http_req *req, http_res *res)
     switch (req->route_status) {
     case ROUTE_NOT_FOUND:
         if (!req->method) {
-            http_res_problem(req, res, 405, "This method is not supported.", NULL);
+            /* An unknown method: 501 (RFC 9110 15.6.2), not 405, which must list an Allow. */
+            http_res_problem(req, res, 501, "The server does not support this method.", NULL);
             return;
         }
         http_res_problem(req, res, 404, "No resource at this path.", NULL);
@@ -459,6 +481,39 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* MHD's own unescaping turns "%00" into a NUL, which would silently cut the path short
+ * ("/health/live%00junk" routed as "/health/live"). This one decodes every escape except %00,
+ * which stays literal and so can never match a route or hide in a parameter. Applies to the
+ * path and to query arguments alike. */
+static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int h, l;
+        if (*r == '%' && (h = hexval(r[1])) >= 0 && (l = hexval(r[2])) >= 0 && (h | l) != 0) {
+            *w++ = (char)(h * 16 + l);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -532,6 +587,13 @@ static int open_listener(http_server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Read at scrape time, so the gauge is never stale. */
+static void collect_inflight(void *ud)
+{
+    http_server *s = ud;
+    metrics_set(s->inflight_gauge, NULL, (double)atomic_load(&s->inflight));
+}
+
 int http_server_start(http_server *s, char *err, size_t errlen)
 {
     if (open_listener(s, err, errlen) != 0)
@@ -545,7 +607,8 @@ int http_server_start(http_server *s, char *err, size_t errlen)
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(s->opts.request_timeout_s > 0 ? s->opts.request_timeout_s : 30),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_no_nul, NULL,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "PORT %d: the HTTP server could not start", s->opts.port);
@@ -553,6 +616,9 @@ int http_server_start(http_server *s, char *err, size_t errlen)
         s->listen_fd = -1;
         return -1;
     }
+    s->inflight_gauge =
+        metrics_gauge("http_requests_in_flight", "HTTP requests being handled now.", NULL);
+    metrics_on_collect(collect_inflight, s);
     return 0;
 }
 
@@ -560,36 +626,37 @@ int http_server_port(const http_server *s) { return s->port; }
 int http_server_inflight(const http_server *s) { return atomic_load(&s->inflight); }
 const router *http_server_router(const http_server *s) { return s->router; }
 
-int http_server_shutdown(http_server *s, int grace_ms)
+void http_server_quiesce(http_server *s)
 {
-    if (!s->daemon)
-        return 0;
-    atomic_store(&s->stopping, 1);
+    if (!s->daemon || atomic_exchange(&s->stopping, 1))
+        return;
     MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
     if (lfd != MHD_INVALID_SOCKET) {
         close(lfd);
         s->listen_fd = -1;
     }
     ws_shutdown_all();
-    int64_t deadline = time_mono_ns() + (int64_t)grace_ms * 1000000;
-    while ((atomic_load(&s->inflight) > 0 || atomic_load(&s->ws_threads) > 0) &&
-           time_mono_ns() < deadline)
-        usleep(10 * 1000);
-    int left = atomic_load(&s->inflight);
-    if (left > 0 || atomic_load(&s->ws_threads) > 0)
-        log_warn("shutdown deadline reached with %d request(s) and %d websocket(s) open", left,
-                 atomic_load(&s->ws_threads));
+}
+
+int http_server_busy(const http_server *s)
+{
+    return atomic_load(&s->inflight) + atomic_load(&s->ws_threads);
+}
+
+void http_server_stop(http_server *s)
+{
+    if (!s->daemon)
+        return;
+    http_server_quiesce(s);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
-    return left;
 }
 
 void http_server_free(http_server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
-        (void)http_server_shutdown(s, 0);
+    http_server_stop(s);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     free(s);

@@ -58,6 +58,8 @@ const char *http_req_param(const http_req *req, const char *name);
 /* Response builders. All copy their inputs into the request arena/buffer. */
 void http_res_header(http_req *req, http_res *res, const char *name, const char *value);
 const char *http_res_get_header(const http_res *res, const char *name);
+/* Adds token to the response's Vary header (merged, never duplicated). */
+void http_res_vary(http_req *req, http_res *res, const char *token);
 void http_res_remove_header(http_res *res, const char *name);
 /* Steals the reference to body. */
 void http_res_json(http_req *req, http_res *res, int status, json_t *body);
@@ -101,9 +103,15 @@ http_server *http_server_new(const http_server_options *opts, router *r,
 /* Binds and starts serving. -1 with err (e.g. "PORT 8000: address already in use"). */
 int http_server_start(http_server *s, char *err, size_t errlen) WUR;
 int http_server_port(const http_server *s);
-/* Stops accepting, waits up to grace_ms for in-flight requests and WebSockets to finish, then
- * stops. Returns the number of requests still in flight when the deadline hit. */
-int http_server_shutdown(http_server *s, int grace_ms);
+/* Graceful shutdown in two steps, so the caller can bound the wait and react to a second
+ * signal: quiesce stops accepting (the listening socket closes, new connects are refused), asks
+ * every WebSocket to close with 1001 and makes later responses carry `Connection: close`;
+ * http_server_busy then counts what is still running (requests + WebSocket sessions); stop
+ * joins MHD's threads. Call stop only when busy is 0: a handler still running would make it
+ * wait for that handler, whatever the deadline — past the deadline the process exits instead. */
+void http_server_quiesce(http_server *s);
+int http_server_busy(const http_server *s);
+void http_server_stop(http_server *s);
 void http_server_free(http_server *s);
 /* Requests currently being handled. */
 int http_server_inflight(const http_server *s);

@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 int serve_open_db(const config *cfg, db **out)
 {
@@ -37,6 +39,31 @@ int serve_migrate(db *d)
     }
     log_info("migrate: %d migration(s) applied, schema at version %d", applied,
              migrate_current_version(d));
+    return 0;
+}
+
+/* Quiesces the server and waits until nothing runs, the grace period ends, or a second
+ * signal asks to stop now. 0 when drained. */
+static int wait_for_drain(http_server *srv, const sigset_t *sigs, int sig, int grace_s)
+{
+    log_info("signal %d: shutting down, in-flight requests have %d s to finish", sig, grace_s);
+    http_server_quiesce(srv);
+    int64_t deadline = time_mono_ns() + (int64_t)grace_s * 1000000000;
+    while (http_server_busy(srv) > 0) {
+        int64_t left = deadline - time_mono_ns();
+        if (left <= 0)
+            break;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = left < 20000000 ? (long)left : 20000000};
+        if (sigtimedwait(sigs, NULL, &ts) > 0) {
+            log_warn("second signal: stopping now");
+            break;
+        }
+    }
+    int busy = http_server_busy(srv);
+    if (busy > 0) {
+        log_warn("shutdown: cutting off %d request(s)/websocket(s) still running", busy);
+        return -1;
+    }
     return 0;
 }
 
@@ -106,9 +133,14 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    log_info("signal %d: shutting down (grace %d s)", sig, cfg->shutdown_grace_s);
-    int left = http_server_shutdown(srv, cfg->shutdown_grace_s * 1000);
-    log_info("stopped; %d request(s) cut off", left);
+    if (wait_for_drain(srv, &sigs, sig, cfg->shutdown_grace_s) != 0) {
+        /* Handlers cannot be interrupted and MHD would wait for them: past the deadline the
+         * process ends here, without freeing what those handlers may still be using. */
+        fflush(stderr);
+        _exit(0);
+    }
+    http_server_stop(srv);
+    log_info("stopped");
     rc = 0;
 out:
     http_server_free(srv);

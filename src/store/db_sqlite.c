@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
 
 #define SQ_CACHE_SIZE 64
 
@@ -220,9 +222,20 @@ static db_conn *sq_connect(db *d, char *err, size_t errlen)
     (void)sqlite3_busy_timeout(sc->h, d->timeout_ms);
     if (!memory) {
         sqlite3_stmt *st = NULL;
-        rc = sqlite3_prepare_v2(sc->h, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(st);
+        /* Switching a fresh file to WAL while another process does the same can answer BUSY
+         * at once: SQLite does not call the busy handler in that lock state. Retry until the
+         * busy timeout instead of failing a concurrent start. */
+        for (int waited_ms = 0;; waited_ms += 10) {
+            rc = st ? SQLITE_OK : sqlite3_prepare_v2(sc->h, "PRAGMA journal_mode = WAL", -1, &st,
+                                                     NULL);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW || (rc & 0xff) != SQLITE_BUSY || waited_ms >= d->timeout_ms)
+                break;
+            (void)usleep(10 * 1000);
+            if (st)
+                (void)sqlite3_reset(st);
+        }
         if (rc != SQLITE_ROW) {
             (void)snprintf(err, errlen, "cannot switch SQLite database %s to WAL: %s", d->target,
                            sqlite3_errmsg(sc->h));
