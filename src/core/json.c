@@ -3,20 +3,15 @@
  * `errors` list of a 422. Duplicate keys are rejected: which value wins is otherwise a guess. */
 #include "core/json.h"
 
+#include "core/errors.h"
+
 #include <stdio.h>
 
-static void set_err(char *err, size_t errlen, const char *msg);
 static size_t utf8_length(const char *s, size_t bytes);
 static int type_matches(const json_t *v, json_field_type t);
 static const char *type_message(json_field_type t);
 static void add_count_error(json_t *errors, const char *field, const char *bound, size_t n,
                             const char *unit);
-
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen)
-        (void)snprintf(err, errlen, "%s", msg);
-}
 
 json_t *json_parse_object(const char *body, size_t len, char *err, size_t errlen)
 {
@@ -26,7 +21,7 @@ json_t *json_parse_object(const char *body, size_t len, char *err, size_t errlen
            (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
         i++;
     if (!body || i == len) {
-        set_err(err, errlen, "Request body is empty");
+        err_set(err, errlen, "Request body is empty");
         return NULL;
     }
     json_error_t jerr;
@@ -43,7 +38,7 @@ json_t *json_parse_object(const char *body, size_t len, char *err, size_t errlen
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        set_err(err, errlen, "Request body must be a JSON object");
+        err_set(err, errlen, "Request body must be a JSON object");
         return NULL;
     }
     return v;

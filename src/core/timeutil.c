@@ -9,7 +9,6 @@
 #define RFC3339_MIN_MS (-62167219200000LL)
 #define RFC3339_MAX_MS (253402300799999LL)
 
-static int64_t days_from_civil(int64_t y, int m, int d);
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 static int is_leap(int64_t y);
 static int days_in_month(int64_t y, int m);
@@ -45,8 +44,7 @@ static int days_in_month(int64_t y, int m)
     return days[m - 1];
 }
 
-/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t time_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -172,7 +170,7 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
     }
     if (*p != '\0')
         return -1;
-    int64_t days = days_from_civil(year, mon, day);
+    int64_t days = time_days_from_civil(year, mon, day);
     int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - (int64_t)offset_min * 60;
     if (ms)
         *ms = secs * 1000 + frac_ms;

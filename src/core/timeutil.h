@@ -13,5 +13,7 @@ int64_t time_mono_ns(void);      /* monotonic, for durations */
 void time_format_rfc3339(int64_t ms, char out[RFC3339_LEN]);
 /* Parses RFC 3339 (any offset, optional fraction) into ms since the epoch; -1 if invalid. */
 int time_parse_rfc3339(const char *s, int64_t *ms) WUR;
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (pure arithmetic). */
+int64_t time_days_from_civil(int64_t y, int m, int d);
 
 #endif

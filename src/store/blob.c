@@ -3,6 +3,7 @@
  * so a reader sees a whole blob or none. Keys are checked before any path is built, so a key
  * from outside can never name a file elsewhere. */
 #include "store/blob.h"
+#include "core/errors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,18 +24,6 @@ struct blob_store {
 static int key_valid(const char *key);
 static int fsync_dir(const char *path);
 static int ensure_dir(const char *path);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int key_valid(const char *key)
 {
@@ -78,29 +67,29 @@ blob_store *blob_store_open(const char *data_dir, char *err, size_t errlen)
     size_t n;
 
     if (!data_dir || !*data_dir) {
-        set_err(err, errlen, "blob store: no data directory");
+        err_set(err, errlen, "blob store: no data directory");
         return NULL;
     }
     if (sodium_init() < 0) {
-        set_err(err, errlen, "blob store: libsodium failed to initialise");
+        err_set(err, errlen, "blob store: libsodium failed to initialise");
         return NULL;
     }
     s = calloc(1, sizeof(*s));
     n = strlen(data_dir) + sizeof("/blobs");
     if (!s || !(s->root = malloc(n))) {
-        set_err(err, errlen, "blob store: out of memory");
+        err_set(err, errlen, "blob store: out of memory");
         free(s);
         return NULL;
     }
     (void)snprintf(s->root, n, "%s/blobs", data_dir);
     int made = ensure_dir(s->root);
     if (made < 0) {
-        set_err(err, errlen, "blob store: cannot create %s: %s", s->root, strerror(errno));
+        err_set(err, errlen, "blob store: cannot create %s: %s", s->root, strerror(errno));
         blob_store_close(s);
         return NULL;
     }
     if (access(s->root, R_OK | W_OK | X_OK) != 0) {
-        set_err(err, errlen, "blob store: %s is not writable: %s", s->root, strerror(errno));
+        err_set(err, errlen, "blob store: %s is not writable: %s", s->root, strerror(errno));
         blob_store_close(s);
         return NULL;
     }

@@ -2,6 +2,7 @@
  * pool (mutex + condvar), dispatch to the SQLite/PostgreSQL vtables, and the transaction rule
  * both drivers share (after an error inside a transaction only a rollback is possible). */
 #include "store/db_driver.h"
+#include "core/errors.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,18 +24,6 @@ static int starts_with(const char *s, const char *prefix);
 static char *dup_range(const char *s, size_t n);
 static void scrub_one(char *msg, size_t cap, const char *secret);
 static void one_line(char *msg);
-static void set_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -75,7 +64,7 @@ static int url_parse(const char *url, db_url *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (!url || !*url) {
-        set_err(err, errlen, "database URL is empty");
+        err_set(err, errlen, "database URL is empty");
         return DB_ERROR;
     }
     if (starts_with(url, "sqlite:")) {
@@ -87,25 +76,25 @@ static int url_parse(const char *url, db_url *out, char *err, size_t errlen)
         } else if (starts_with(url, "sqlite://")) {
             path = url + strlen("sqlite://");
         } else {
-            set_err(err, errlen,
+            err_set(err, errlen,
                     "sqlite URL must start with sqlite:// (sqlite:///abs/path.db or "
                     "sqlite://./rel.db)");
             return DB_ERROR;
         }
         size_t n = strlen(path);
         if (n == 0 || strcmp(path, "/") == 0) {
-            set_err(err, errlen,
+            err_set(err, errlen,
                     "sqlite URL has no file path (use sqlite:///abs/path.db or "
                     "sqlite://./rel.db)");
             return DB_ERROR;
         }
         if (path[n - 1] == '/' || strcmp(path, ".") == 0 || strcmp(path, "..") == 0) {
-            set_err(err, errlen, "sqlite URL names a directory, not a database file");
+            err_set(err, errlen, "sqlite URL names a directory, not a database file");
             return DB_ERROR;
         }
         out->target = strdup(path);
         if (!out->target) {
-            set_err(err, errlen, "out of memory");
+            err_set(err, errlen, "out of memory");
             return DB_ERROR;
         }
         return DB_OK;
@@ -127,7 +116,7 @@ static int url_parse(const char *url, db_url *out, char *err, size_t errlen)
         out->target = strdup(url);
         if (!out->target) {
             url_free(out);
-            set_err(err, errlen, "out of memory");
+            err_set(err, errlen, "out of memory");
             return DB_ERROR;
         }
         return DB_OK;
@@ -135,11 +124,11 @@ static int url_parse(const char *url, db_url *out, char *err, size_t errlen)
     const char *colon = strchr(url, ':');
     size_t scheme_len = colon ? (size_t)(colon - url) : 0;
     if (scheme_len > 0 && scheme_len < 20)
-        set_err(err, errlen,
+        err_set(err, errlen,
                 "unsupported database URL scheme \"%.*s\" (expected sqlite:// or postgres://)",
                 (int)scheme_len, url);
     else
-        set_err(err, errlen, "database URL has no scheme (expected sqlite:// or postgres://)");
+        err_set(err, errlen, "database URL has no scheme (expected sqlite:// or postgres://)");
     return DB_ERROR;
 }
 
@@ -212,49 +201,6 @@ int db_fail(db_conn *c, int code, const char *fmt, ...)
     return code;
 }
 
-/* ---- time helpers shared by the drivers and migrations ---- */
-
-int64_t db_days_from_civil(int64_t y, int m, int d)
-{
-    /* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t mp = (m + 9) % 12;
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void db_format_time(int64_t ms, char *out, size_t outlen)
-{
-    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-    int64_t rem = ms - days * 86400000;
-    /* civil_from_days, the inverse of the above. */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    (void)snprintf(out, outlen, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ", (long long)y,
-                   (long long)m, (long long)d, (long long)(rem / 3600000),
-                   (long long)(rem / 60000 % 60), (long long)(rem / 1000 % 60),
-                   (long long)(rem % 1000));
-}
-
-int64_t db_now_ms(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void db_deadline(struct timespec *ts, int timeout_ms)
 {
     if (clock_gettime(CLOCK_MONOTONIC, ts) != 0) {
@@ -293,15 +239,15 @@ int db_open(const db_options *opts, db **out, char *err, size_t errlen)
 
     *out = NULL;
     if (!opts) {
-        set_err(err, errlen, "no database options");
+        err_set(err, errlen, "no database options");
         return DB_ERROR;
     }
     if (opts->pool_size < 1) {
-        set_err(err, errlen, "database pool size must be at least 1");
+        err_set(err, errlen, "database pool size must be at least 1");
         return DB_ERROR;
     }
     if (opts->busy_timeout_ms < 0) {
-        set_err(err, errlen, "database busy timeout must not be negative");
+        err_set(err, errlen, "database busy timeout must not be negative");
         return DB_ERROR;
     }
     if (url_parse(opts->url, &u, err, errlen) != DB_OK)
@@ -309,7 +255,7 @@ int db_open(const db_options *opts, db **out, char *err, size_t errlen)
 
     d = calloc(1, sizeof(*d));
     if (!d) {
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         goto out;
     }
     d->kind = u.kind;
@@ -325,11 +271,11 @@ int db_open(const db_options *opts, db **out, char *err, size_t errlen)
     u.secret_raw = NULL;
     d->idle = calloc((size_t)d->pool_size, sizeof(*d->idle));
     if (!d->idle) {
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         goto out;
     }
     if (pthread_mutex_init(&d->mu, NULL) != 0 || db_cond_init(&d->cv) != 0) {
-        set_err(err, errlen, "cannot initialise the database pool lock");
+        err_set(err, errlen, "cannot initialise the database pool lock");
         goto out;
     }
     inited = 1;
@@ -467,7 +413,7 @@ int db_ping(db *d, char *err, size_t errlen)
     db_rows *r = NULL;
     db_conn *c = db_acquire(d);
     if (!c) {
-        set_err(err, errlen, "no database connection available");
+        err_set(err, errlen, "no database connection available");
         return DB_EUNAVAILABLE;
     }
     int rc = db_query(c, "SELECT 1", NULL, 0, &r);
@@ -480,7 +426,7 @@ int db_ping(db *d, char *err, size_t errlen)
         db_rows_free(r);
     }
     if (rc != DB_OK)
-        set_err(err, errlen, "%s", c->err[0] ? c->err : "database ping failed");
+        err_set(err, errlen, "%s", c->err[0] ? c->err : "database ping failed");
     db_release(c);
     return rc;
 }

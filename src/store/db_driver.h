@@ -87,12 +87,6 @@ int db_pg_url_check(const char *url, char **password, char *err, size_t errlen);
 int db_fail(db_conn *c, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* Replaces every occurrence of the URL password in msg with "***". */
 void db_scrub(const db *d, char *msg);
-/* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (out holds >= 32 bytes). */
-void db_format_time(int64_t ms, char *out, size_t outlen);
-/* Days since 1970-01-01 for a proleptic Gregorian date, and back. */
-int64_t db_days_from_civil(int64_t y, int m, int d);
-/* Current wall-clock time in ms since the epoch. */
-int64_t db_now_ms(void);
 /* Absolute CLOCK_MONOTONIC deadline timeout_ms from now, for pthread_cond_timedwait on
  * condition variables created with db_cond_init. */
 void db_deadline(struct timespec *ts, int timeout_ms);

@@ -4,6 +4,8 @@
  * recovery of connections the server dropped (checked when borrowed, retried when safe). */
 #include "store/db_driver.h"
 
+#include "core/timeutil.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -741,10 +743,12 @@ static int normalise_time(const char *in, char *out, size_t outlen)
     }
     if (*s != '\0')
         return 0; /* " BC" and anything else */
-    int64_t days = db_days_from_civil(y, (int)mo, (int)d);
+    int64_t days = time_days_from_civil(y, (int)mo, (int)d);
     int64_t ms =
         ((days * 86400 + hh * 3600 + mi * 60 + ss) - (oh * 3600 + om * 60 + os)) * 1000 + frac;
-    db_format_time(ms, out, outlen);
+    if (outlen < RFC3339_LEN)
+        return 0;
+    time_format_rfc3339(ms, out);
     return 1;
 }
 

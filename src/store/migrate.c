@@ -3,6 +3,9 @@
  * row. Concurrency: PostgreSQL runs hold a session advisory lock; SQLite runs rely on BEGIN
  * IMMEDIATE and re-check the version inside the transaction. */
 #include "store/migrate.h"
+#include "core/errors.h"
+
+#include "core/timeutil.h"
 #include "store/db_driver.h"
 
 #include <stdio.h>
@@ -21,18 +24,6 @@ static const char *const create_pg = "CREATE TABLE IF NOT EXISTS schema_migratio
                                      " version INTEGER PRIMARY KEY,"
                                      " name TEXT NOT NULL,"
                                      " applied_at TIMESTAMPTZ(3) NOT NULL)";
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int applies_to(const struct migration_file *f, db_driver kind)
 {
@@ -120,7 +111,7 @@ static int apply_one(db_conn *c, int version, db_driver kind, char *err, size_t 
     rc = run_files(c, version, kind);
     if (rc != DB_OK)
         goto fail;
-    db_format_time(db_now_ms(), now, sizeof(now));
+    time_format_rfc3339(time_now_ms(), now);
     db_param p[] = {DB_INT(version), DB_TEXT(name), DB_TEXT(now)};
     rc = db_exec(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                  p, ARRAY_LEN(p), NULL);
@@ -131,7 +122,7 @@ static int apply_one(db_conn *c, int version, db_driver kind, char *err, size_t 
         goto fail;
     return 1;
 fail:
-    set_err(err, errlen, "migration %04d_%s failed: %s", version, name, db_errmsg(c));
+    err_set(err, errlen, "migration %04d_%s failed: %s", version, name, db_errmsg(c));
     db_rollback(c);
     return rc < 0 ? rc : DB_ERROR;
 }
@@ -145,7 +136,7 @@ static int pg_lock(db_conn *c, char *err, size_t errlen)
         db_rows *r = NULL;
         int rc = db_query(c, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")", NULL, 0, &r);
         if (rc != DB_OK) {
-            set_err(err, errlen, "cannot take the migration lock: %s", db_errmsg(c));
+            err_set(err, errlen, "cannot take the migration lock: %s", db_errmsg(c));
             return rc;
         }
         int got = db_rows_next(r) == 1 && db_col_int(r, 0) == 1;
@@ -154,7 +145,7 @@ static int pg_lock(db_conn *c, char *err, size_t errlen)
             return DB_OK;
         (void)nanosleep(&pause, NULL);
     }
-    set_err(err, errlen, "timed out after %d s waiting for another migration run",
+    err_set(err, errlen, "timed out after %d s waiting for another migration run",
             MIGRATE_LOCK_WAIT_MS / 1000);
     return DB_EBUSY;
 }
@@ -178,7 +169,7 @@ int migrate_run(db *d, int *applied, char *err, size_t errlen)
         *applied = 0;
     db_conn *c = db_acquire(d);
     if (!c) {
-        set_err(err, errlen, "no database connection available for migrations");
+        err_set(err, errlen, "no database connection available for migrations");
         return DB_EUNAVAILABLE;
     }
     if (kind == DB_POSTGRES) {
@@ -199,7 +190,7 @@ int migrate_run(db *d, int *applied, char *err, size_t errlen)
             db_rollback(c);
     }
     if (rc != DB_OK) {
-        set_err(err, errlen, "cannot create schema_migrations: %s", db_errmsg(c));
+        err_set(err, errlen, "cannot create schema_migrations: %s", db_errmsg(c));
         goto out;
     }
     for (int v = next_version(0, kind); v > 0; v = next_version(v, kind)) {
