@@ -31,6 +31,19 @@ typedef enum { BODY_NONE = 0, BODY_JSON, BODY_AUDIO } route_body;
 struct http_req;
 struct http_res;
 struct ws_handler;
+struct rate_rule;
+
+/* Who may call a route: 0 = public, else the roles allowed (a valid access token of an
+ * enabled user with one of these roles). Declared on the route, enforced by the auth
+ * middleware: handlers never check roles themselves. */
+enum {
+    ROLE_CANDIDATE = 1 << 0,
+    ROLE_TUTOR = 1 << 1,
+    ROLE_ADMIN = 1 << 2,
+    AUTH_PUBLIC = 0,
+    AUTH_USER = ROLE_CANDIDATE | ROLE_TUTOR | ROLE_ADMIN,
+    AUTH_STAFF = ROLE_TUTOR | ROLE_ADMIN,
+};
 typedef void (*http_handler)(struct http_req *req, struct http_res *res);
 
 typedef struct route_def {
@@ -45,6 +58,8 @@ typedef struct route_def {
     const char *response_type; /* content type of 2xx bodies; NULL = application/json */
     const struct ws_handler *ws; /* non-NULL: the route upgrades to a WebSocket */
     int hidden;            /* not in OpenAPI (test harness routes only) */
+    unsigned auth;         /* AUTH_PUBLIC or the ROLE_* bits allowed */
+    const struct rate_rule *rate_limits; /* terminated by a rule with name NULL; may be NULL */
 } route_def;
 
 enum { ROUTER_MAX_PARAMS = 8 };

@@ -32,7 +32,8 @@ typedef struct http_req {
     const char *route_label;  /* template for logs/metrics; "unmatched" when none */
     const char *request_id;
     const char *remote_ip;
-    const char *user_id;      /* set by authentication when known (logs) */
+    const char *user_id;      /* the authenticated user (set by the auth middleware) */
+    unsigned role;            /* ROLE_* of the authenticated user, 0 when anonymous */
     int64_t start_ns;
     buf body;
     int body_too_large;
