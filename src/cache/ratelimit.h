@@ -32,6 +32,9 @@ typedef struct rate_result {
  * request through: a broken cache must not lock everybody out). */
 int ratelimit_hit(cache *c, const rate_rule *rule, const char *subject, rate_result *out) WUR;
 
+/* Shrinks every window by scale (0 < scale <= 1; RATE_LIMIT_WINDOW_SCALE, for tests). */
+void ratelimit_set_window_scale(double scale);
+
 /* The middleware; ud is the cache. It reads req->match.route->rate_limits (terminated by an
  * entry with name NULL); rules whose key is absent (no email in the body, no user) are skipped.
  * Must run after authentication (RL_KEY_USER) and after body checks. */

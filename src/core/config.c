@@ -50,6 +50,11 @@ static size_t http_url_end(const char *s, int allow_path);
 static int load_public_url(const struct loader *l, config *c) WUR;
 static int load_cors_origins(const struct loader *l, config *c) WUR;
 static int load_log_level(const struct loader *l, config *c) WUR;
+static int load_str(const struct loader *l, const char *name, const char *def, size_t maxlen,
+                    char **out) WUR;
+static int load_jwt_secrets(const struct loader *l, config *c) WUR;
+static int load_email(const struct loader *l, config *c) WUR;
+static int load_scale(const struct loader *l, config *c) WUR;
 static const char *dotenv_parse_line(char *line, char **key, char **value);
 static int is_blank(char c);
 
@@ -255,6 +260,8 @@ static int load_data_dir(const struct loader *l, config *c)
 static int load_jwt_secret(const struct loader *l, config *c)
 {
     const char *v = env_get(l, "JWT_SECRET");
+    if (c->jwt_secrets)
+        return 0; /* JWT_SECRETS carries the keys and wins; JWT_SECRET is ignored */
     if (c->production) {
         if (!v)
             return fail(l, "JWT_SECRET: is required when PRODUCTION is true");
@@ -412,6 +419,102 @@ static int load_log_level(const struct loader *l, config *c)
     return fail(l, "LOG_LEVEL: %s is not one of debug, info, warn, error", q);
 }
 
+static int load_str(const struct loader *l, const char *name, const char *def, size_t maxlen,
+                    char **out)
+{
+    const char *v = env_get(l, name);
+    if (!v)
+        v = def;
+    if (strlen(v) > maxlen)
+        return fail(l, "%s: longer than %zu characters", name, maxlen);
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return fail(l, "%s: contains a control character", name);
+    *out = strdup(v);
+    return *out ? 0 : fail(l, "%s: out of memory", name);
+}
+
+/* "kid:secret,kid:secret": kids are short tokens that go into the JWT header; secrets are
+ * never echoed. In production every secret needs CONFIG_JWT_SECRET_MIN bytes. */
+static int load_jwt_secrets(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "JWT_SECRETS");
+    if (!v)
+        return 0;
+    size_t entries = 0;
+    const char *p = v;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        size_t kl = colon ? (size_t)(colon - p) : 0;
+        if (!colon || kl == 0 || kl > 32)
+            return fail(l, "JWT_SECRETS: entry %zu is not kid:secret (kid 1-32 characters)",
+                        entries + 1);
+        for (size_t i = 0; i < kl; i++) {
+            char ch = p[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+                return fail(l, "JWT_SECRETS: entry %zu: kid may use letters, digits, - _ .",
+                            entries + 1);
+        }
+        size_t sl = n - kl - 1;
+        if (sl == 0 || (c->production && sl < CONFIG_JWT_SECRET_MIN))
+            return fail(l, "JWT_SECRETS: entry %zu: the secret must be at least %d bytes%s",
+                        entries + 1, c->production ? CONFIG_JWT_SECRET_MIN : 1,
+                        c->production ? " when PRODUCTION is true" : "");
+        entries++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (entries == 0)
+        return fail(l, "JWT_SECRETS: empty");
+    c->jwt_secrets = strdup(v);
+    return c->jwt_secrets ? 0 : fail(l, "JWT_SECRETS: out of memory");
+}
+
+static int load_email(const struct loader *l, config *c)
+{
+    const char *t = env_get(l, "EMAIL_TRANSPORT");
+    if (!t || strcmp(t, "log") == 0)
+        c->email_smtp = 0;
+    else if (strcmp(t, "smtp") == 0)
+        c->email_smtp = 1;
+    else
+        return fail(l, "EMAIL_TRANSPORT: must be log or smtp");
+    const char *u = env_get(l, "SMTP_URL");
+    if (c->email_smtp && !u)
+        return fail(l, "SMTP_URL: is required when EMAIL_TRANSPORT is smtp");
+    if (u) {
+        if (strncmp(u, "smtp://", 7) != 0 && strncmp(u, "smtps://", 8) != 0)
+            return fail(l, "SMTP_URL: must start with smtp:// or smtps://");
+        c->smtp_url = strdup(u);
+        if (!c->smtp_url)
+            return fail(l, "SMTP_URL: out of memory");
+    }
+    if (load_str(l, "SMTP_FROM", "OET Praxis <no-reply@localhost>", 200, &c->smtp_from) != 0)
+        return -1;
+    if (!strchr(c->smtp_from, '@'))
+        return fail(l, "SMTP_FROM: must contain an email address");
+    return 0;
+}
+
+static int load_scale(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "RATE_LIMIT_WINDOW_SCALE");
+    c->rate_limit_scale = 1.0;
+    if (!v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || !end || *end || end == v || !(d > 0.0009 && d <= 1.0))
+        return fail(l, "RATE_LIMIT_WINDOW_SCALE: must be a number above 0.001 and at most 1");
+    c->rate_limit_scale = d;
+    return 0;
+}
+
 int config_load(config *c, config_env_fn env, void *ud, char *err, size_t errlen)
 {
     struct loader l = {env, ud, err, errlen};
@@ -442,7 +545,26 @@ int config_load(config *c, config_env_fn env, void *ud, char *err, size_t errlen
     if (!rc)
         rc = load_int(&l, "DB_POOL_SIZE", 10, 1, 100, &c->db_pool_size);
     if (!rc)
+        rc = load_jwt_secrets(&l, c);
+    if (!rc)
         rc = load_jwt_secret(&l, c);
+    if (!rc)
+        rc = load_str(&l, "JWT_ISSUER", "oet-praxis", 200, &c->jwt_issuer);
+    if (!rc)
+        rc = load_str(&l, "JWT_AUDIENCE", "oet-praxis-api", 200, &c->jwt_audience);
+    if (!rc)
+        rc = load_int(&l, "ACCESS_TOKEN_TTL_SECONDS", 900, 1, 86400, &c->access_ttl_s);
+    if (!rc)
+        rc = load_int(&l, "REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, 1, 365 * 86400,
+                      &c->refresh_ttl_s);
+    if (!rc)
+        rc = load_int(&l, "EMAIL_VERIFY_TTL_SECONDS", 86400, 1, 30 * 86400, &c->verify_ttl_s);
+    if (!rc)
+        rc = load_int(&l, "PASSWORD_RESET_TTL_SECONDS", 3600, 1, 86400, &c->reset_ttl_s);
+    if (!rc)
+        rc = load_email(&l, c);
+    if (!rc)
+        rc = load_scale(&l, c);
     if (!rc)
         rc = load_public_url(&l, c);
     if (!rc)
@@ -469,6 +591,14 @@ void config_free(config *c)
     }
     free(c->public_url);
     free(c->cors_origins);
+    if (c->jwt_secrets) {
+        sodium_memzero(c->jwt_secrets, strlen(c->jwt_secrets));
+        free(c->jwt_secrets);
+    }
+    free(c->jwt_issuer);
+    free(c->jwt_audience);
+    free(c->smtp_url);
+    free(c->smtp_from);
     memset(c, 0, sizeof(*c));
 }
 

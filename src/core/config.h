@@ -22,6 +22,18 @@ typedef struct config {
     char *public_url;          /* PUBLIC_URL */
     char *cors_origins;        /* CORS_ORIGINS, comma separated; "" = no cross-origin access */
     log_level log_level;       /* LOG_LEVEL */
+    /* accounts */
+    char *jwt_secrets;         /* JWT_SECRETS "kid:secret,…" (first signs); NULL = use JWT_SECRET */
+    char *jwt_issuer;          /* JWT_ISSUER */
+    char *jwt_audience;        /* JWT_AUDIENCE */
+    int access_ttl_s;          /* ACCESS_TOKEN_TTL_SECONDS */
+    int refresh_ttl_s;         /* REFRESH_TOKEN_TTL_SECONDS */
+    int verify_ttl_s;          /* EMAIL_VERIFY_TTL_SECONDS */
+    int reset_ttl_s;           /* PASSWORD_RESET_TTL_SECONDS */
+    int email_smtp;            /* EMAIL_TRANSPORT: 0 log, 1 smtp */
+    char *smtp_url;            /* SMTP_URL */
+    char *smtp_from;           /* SMTP_FROM */
+    double rate_limit_scale;   /* RATE_LIMIT_WINDOW_SCALE (0 < x <= 1) */
 } config;
 
 /* Looks a variable up; NULL when unset. The default reads the process environment. */

@@ -187,6 +187,41 @@ json_t *http_req_json(http_req *req, http_res *res)
     return obj;
 }
 
+static int query_int(const char *v, int min, int max, int def, int *out)
+{
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+int http_req_pagination(http_req *req, http_res *res, int *page, int *per_page)
+{
+    json_t *errors = json_array();
+    if (query_int(http_req_query(req, "page"), 1, 1000000, 1, page) != 0)
+        json_errors_add(errors, "page", "must be an integer of at least 1");
+    if (query_int(http_req_query(req, "per_page"), 1, 100, 20, per_page) != 0)
+        json_errors_add(errors, "per_page", "must be an integer between 1 and 100");
+    int bad = json_array_size(errors) > 0;
+    if (bad)
+        http_res_problem(req, res, 422, "Invalid pagination parameters.", errors);
+    json_decref(errors);
+    return bad ? -1 : 0;
+}
+
+json_t *http_list_body(json_t *items, int page, int per_page, long long total)
+{
+    return json_pack("{s:o, s:i, s:i, s:I}", "items", items, "page", page, "per_page", per_page,
+                     "total", (json_int_t)total);
+}
+
 /* ---- request life cycle --------------------------------------------------------------- */
 
 static size_t body_limit_for(const route_def *rd)

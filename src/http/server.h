@@ -34,6 +34,7 @@ typedef struct http_req {
     const char *remote_ip;
     const char *user_id;      /* the authenticated user (set by the auth middleware) */
     unsigned role;            /* ROLE_* of the authenticated user, 0 when anonymous */
+    const char *session_family; /* refresh-token family of the access token (sid), or NULL */
     int64_t start_ns;
     buf body;
     int body_too_large;
@@ -71,6 +72,12 @@ void http_res_problem(http_req *req, http_res *res, int status, const char *deta
                       json_t *errors);
 void http_res_problem_full(http_req *req, http_res *res, int status, const char *slug,
                            const char *title, const char *detail, json_t *errors);
+/* Reads ?page= (>= 1, default 1) and ?per_page= (1..100, default 20) for list routes; answers
+ * 422 naming the parameter and returns -1 when one is not a valid number. */
+int http_req_pagination(http_req *req, http_res *res, int *page, int *per_page) WUR;
+/* {"items": items, "page", "per_page", "total"}; steals items. */
+json_t *http_list_body(json_t *items, int page, int per_page, long long total);
+
 /* Parses the request body as a JSON object; on failure answers 400 and returns NULL. */
 json_t *http_req_json(http_req *req, http_res *res);
 

@@ -2,6 +2,7 @@
 #include "services/app.h"
 
 #include "services/ops/ops.h"
+#include "services/users/users.h"
 
 #include <stdio.h>
 #include <strings.h>
@@ -49,6 +50,16 @@ int app_parse_services(const char *s, unsigned *out, char *err, size_t errlen)
 
 int app_register_routes(router *r, unsigned services)
 {
-    (void)services; /* every process serves the operations endpoints */
-    return ops_register_routes(r);
+    /* Every process serves the operations endpoints. */
+    if (ops_register_routes(r) != 0)
+        return -1;
+    if ((services & SERVICE_USERS) && users_register_routes(r) != 0)
+        return -1;
+    return 0;
+}
+
+void app_kick_outbox(const app *a)
+{
+    if (a && a->outbox)
+        outbox_kick(a->outbox);
 }

@@ -3,7 +3,9 @@
 #ifndef PRAXIS_SERVICES_APP_H
 #define PRAXIS_SERVICES_APP_H
 
+#include "cache/cache.h"
 #include "core/config.h"
+#include "events/outbox.h"
 #include "http/router.h"
 #include "store/blob.h"
 #include "store/db.h"
@@ -29,7 +31,13 @@ typedef struct app {
     const router *router;
     unsigned services; /* service_set bits this process runs */
     int64_t started_ms;
+    cache *cache;              /* rate limits, content cache */
+    struct jwt_keyring *keys;  /* access-token keys */
+    outbox_dispatcher *outbox; /* NULL in processes that do not send (kick is skipped) */
 } app;
+
+/* Wakes the outbox after a commit that queued a job. */
+void app_kick_outbox(const app *a);
 
 /* Parses "all" or a comma list ("gateway,users"). -1 with err naming the unknown service. */
 int app_parse_services(const char *s, unsigned *out, char *err, size_t errlen) WUR;

@@ -6,7 +6,11 @@
 #include "core/timeutil.h"
 #include "http/middleware.h"
 #include "http/server.h"
+#include "cache/ratelimit.h"
+#include "events/email.h"
 #include "services/app.h"
+#include "services/users/jwt.h"
+#include "services/users/users.h"
 #include "store/blob.h"
 #include "store/migrate.h"
 
@@ -88,6 +92,9 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     blob_store *blobs = NULL;
     router *r = NULL;
     http_server *srv = NULL;
+    cache *mem = NULL;
+    jwt_keyring *keys = NULL;
+    outbox_dispatcher *outbox = NULL;
     cors_policy cors = {0};
     if (serve_open_db(cfg, &d) != 0) {
         rc = EXIT_USAGE;
@@ -103,6 +110,26 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     }
     if (cors_policy_parse(&cors, cfg->cors_origins) != 0)
         goto out;
+    keys = jwt_keyring_new(cfg->jwt_secrets, cfg->jwt_secret, cfg->jwt_issuer, cfg->jwt_audience,
+                           err, sizeof(err));
+    if (!keys) {
+        fprintf(stderr, "praxis: configuration error: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    ratelimit_set_window_scale(cfg->rate_limit_scale);
+    mem = cache_memory_new(100000);
+    if (!mem)
+        goto out;
+    /* The transport lives as long as the dispatcher that uses it. */
+    email_transport mail = {.smtp = cfg->email_smtp, .smtp_url = cfg->smtp_url,
+                            .from = cfg->smtp_from, .timeout_ms = 15000};
+    outbox_options oo = {0};
+    outbox = outbox_dispatcher_new(d, &oo);
+    if (!outbox || email_register(outbox, &mail) != 0 || outbox_dispatcher_start(outbox) != 0) {
+        log_error("the outbox dispatcher could not start");
+        goto out;
+    }
     metrics_register_process();
     r = router_new();
     if (!r || app_register_routes(r, services) != 0 || (extra && extra(r) != 0)) {
@@ -110,10 +137,14 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
         goto out;
     }
     app application = {.cfg = cfg, .db = d, .blobs = blobs, .router = r,
-                       .services = services, .started_ms = time_now_ms()};
+                       .services = services, .started_ms = time_now_ms(), .cache = mem,
+                       .keys = keys, .outbox = outbox};
     middleware_config mwc = {.cors = &cors, .hsts = strncmp(cfg->public_url, "https://", 8) == 0};
     http_middleware chain[16];
     size_t nchain = http_middleware_chain(&mwc, chain, ARRAY_LEN(chain));
+    /* Authentication before rate limits: per-user limits need the principal. */
+    chain[nchain++] = users_auth_middleware(&application);
+    chain[nchain++] = ratelimit_middleware(mem);
     http_server_options so = {.host = cfg->host, .port = cfg->port, .threads = cfg->http_threads,
                               .request_timeout_s = cfg->request_timeout_s, .app = &application};
     srv = http_server_new(&so, r, chain, nchain);
@@ -144,6 +175,9 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     rc = 0;
 out:
     http_server_free(srv);
+    outbox_dispatcher_free(outbox);
+    cache_free(mem);
+    jwt_keyring_free(keys);
     router_free(r);
     cors_policy_free(&cors);
     blob_store_close(blobs);
