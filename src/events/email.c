@@ -18,11 +18,11 @@
 #include <strings.h>
 #include <time.h>
 
-#define EMAIL_ADDR_MAX 254        /* RFC 5321 path limit */
-#define EMAIL_SUBJECT_MAX 900     /* bytes; keeps even an unencoded Subject under 998 */
+#define EMAIL_ADDR_MAX 254    /* RFC 5321 path limit */
+#define EMAIL_SUBJECT_MAX 900 /* bytes; keeps even an unencoded Subject under 998 */
 #define EMAIL_BODY_MAX (512 * 1024)
 #define EMAIL_MESSAGE_MAX (4 * 1024 * 1024) /* the body at worst triples under QP */
-#define EMAIL_LINE_MAX 998        /* RFC 5322 2.1.1, without the CRLF */
+#define EMAIL_LINE_MAX 998                  /* RFC 5322 2.1.1, without the CRLF */
 #define EMAIL_QP_LINE 76
 /* An encoded-word carries at most this many raw bytes: "=?UTF-8?B?" + 52 base64 + "?=" is 64
  * characters, so even the first line ("Subject: " + word) stays within RFC 2047's 76. */
@@ -93,8 +93,8 @@ static int handle(const char *topic, const json_t *payload, void *ud, char *err,
     return email_send(t, to, subject, text, err, errlen);
 }
 
-int email_send(const email_transport *t, const char *to, const char *subject,
-               const char *text_body, char *err, size_t errlen)
+int email_send(const email_transport *t, const char *to, const char *subject, const char *text_body,
+               char *err, size_t errlen)
 {
     if (!t) {
         err_set(err, errlen, "no email transport");

@@ -25,8 +25,8 @@ int email_enqueue(db_conn *c, const char *to, const char *subject, const char *t
 int email_register(outbox_dispatcher *o, const email_transport *t) WUR;
 
 /* Sends one message now (used by the handler; exposed for tests). 0 on success. */
-int email_send(const email_transport *t, const char *to, const char *subject,
-               const char *text_body, char *err, size_t errlen) WUR;
+int email_send(const email_transport *t, const char *to, const char *subject, const char *text_body,
+               char *err, size_t errlen) WUR;
 
 /* Builds the RFC 5322 message the SMTP transport sends (exposed for tests): Date (now_ms),
  * From, To, Subject (RFC 2047 encoded-words when not plain ASCII), Message-ID on the sender's

@@ -42,7 +42,7 @@ struct outbox_dispatcher {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* CLOCK_MONOTONIC; signalled by outbox_kick and on stop */
     int kicked;
-    int stop;            /* read without the lock between jobs: atomics */
+    int stop; /* read without the lock between jobs: atomics */
     int started;
     pthread_t thread;
 };
@@ -89,12 +89,11 @@ int outbox_enqueue(db_conn *c, const char *topic, const json_t *payload, const c
     db_param p[] = {DB_TEXT(id), DB_TEXT(topic), DB_TEXT(text), DB_TEXT(now), DB_TEXT(dedupe_key)};
     /* A repeated dedupe key is not an error: ON CONFLICT keeps the caller's transaction usable. */
     const char *sql =
-        dedupe_key
-            ? "INSERT INTO outbox (id, topic, payload, status, attempts, next_attempt_at, "
-              "dedupe_key, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $4) "
-              "ON CONFLICT (dedupe_key) DO NOTHING"
-            : "INSERT INTO outbox (id, topic, payload, status, attempts, next_attempt_at, "
-              "dedupe_key, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $4)";
+        dedupe_key ? "INSERT INTO outbox (id, topic, payload, status, attempts, next_attempt_at, "
+                     "dedupe_key, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $4) "
+                     "ON CONFLICT (dedupe_key) DO NOTHING"
+                   : "INSERT INTO outbox (id, topic, payload, status, attempts, next_attempt_at, "
+                     "dedupe_key, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $4)";
     int rc = db_exec(c, sql, p, ARRAY_LEN(p), NULL);
     free(text);
     return rc;
@@ -126,16 +125,16 @@ outbox_dispatcher *outbox_dispatcher_new(db *d, const outbox_options *opts)
     /* The uuid's last group is random: two dispatchers in one process still differ. */
     snprintf(o->worker_id, sizeof(o->worker_id), "%s:%d:%s", host, (int)getpid(), uuid + 24);
     static const char *const labels[] = {"topic", "result", NULL};
-    o->jobs_total = metrics_counter("praxis_outbox_jobs_total",
-                                    "Outbox jobs run, by topic and result (sent, retry, failed).",
-                                    labels);
+    o->jobs_total =
+        metrics_counter("praxis_outbox_jobs_total",
+                        "Outbox jobs run, by topic and result (sent, retry, failed).", labels);
     return o;
 }
 
 static void options_fill(outbox_options *dst, const outbox_options *src)
 {
-    outbox_options def = {.poll_ms = 200, .max_attempts = 8, .base_backoff_ms = 1000,
-                          .lease_ms = 60000};
+    outbox_options def = {
+        .poll_ms = 200, .max_attempts = 8, .base_backoff_ms = 1000, .lease_ms = 60000};
     *dst = def;
     if (!src)
         return;
@@ -494,8 +493,8 @@ static void finish(outbox_dispatcher *o, const struct due_job *job, enum job_res
                      p, ARRAY_LEN(p), &affected);
     }
     if (rc != DB_OK)
-        log_warn("outbox: recording job %s (%s) failed: %s; it runs again after its lease",
-                 job->id, job->topic, db_errmsg(c));
+        log_warn("outbox: recording job %s (%s) failed: %s; it runs again after its lease", job->id,
+                 job->topic, db_errmsg(c));
     else if (affected == 0)
         log_warn("outbox: job %s (%s) was taken over by another worker after its lease ran out",
                  job->id, job->topic);

@@ -320,7 +320,8 @@ static void test_committed_job_runs_once(void **state)
     buf b;
     buf_init(&b, 1 << 20);
     assert_int_equal(metrics_render(&b), 0);
-    assert_non_null(strstr(b.ptr, "praxis_outbox_jobs_total{topic=\"test.count\",result=\"sent\"}"));
+    assert_non_null(
+        strstr(b.ptr, "praxis_outbox_jobs_total{topic=\"test.count\",result=\"sent\"}"));
     buf_free(&b);
     outbox_dispatcher_free(o);
 }
@@ -602,15 +603,17 @@ static void test_bad_arguments(void **state)
 #define TESTS(setup)                                                                               \
     {                                                                                              \
         cmocka_unit_test_setup_teardown(test_committed_job_runs_once, setup, teardown),            \
-        cmocka_unit_test_setup_teardown(test_rolled_back_job_never_runs, setup, teardown),         \
-        cmocka_unit_test_setup_teardown(test_dedupe_key_queues_once, setup, teardown),             \
-        cmocka_unit_test_setup_teardown(test_failing_job_backs_off_then_fails, setup, teardown),   \
-        cmocka_unit_test_setup_teardown(test_unknown_topic_fails, setup, teardown),                \
-        cmocka_unit_test_setup_teardown(test_expired_lease_is_taken_again, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(test_two_dispatchers_run_each_job_once, setup, teardown),  \
-        cmocka_unit_test_setup_teardown(test_job_survives_a_crash, setup, teardown),               \
-        cmocka_unit_test_setup_teardown(test_kick_wakes_and_free_returns, setup, teardown),        \
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),                      \
+            cmocka_unit_test_setup_teardown(test_rolled_back_job_never_runs, setup, teardown),     \
+            cmocka_unit_test_setup_teardown(test_dedupe_key_queues_once, setup, teardown),         \
+            cmocka_unit_test_setup_teardown(test_failing_job_backs_off_then_fails, setup,          \
+                                            teardown),                                             \
+            cmocka_unit_test_setup_teardown(test_unknown_topic_fails, setup, teardown),            \
+            cmocka_unit_test_setup_teardown(test_expired_lease_is_taken_again, setup, teardown),   \
+            cmocka_unit_test_setup_teardown(test_two_dispatchers_run_each_job_once, setup,         \
+                                            teardown),                                             \
+            cmocka_unit_test_setup_teardown(test_job_survives_a_crash, setup, teardown),           \
+            cmocka_unit_test_setup_teardown(test_kick_wakes_and_free_returns, setup, teardown),    \
+            cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),                  \
     }
 
 int main(void)

@@ -49,6 +49,18 @@ static void test_policy(void **state)
     assert_string_equal(why, "must not be your email address");
 }
 
+static void test_common(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_true(password_is_common("qwertyuiop"));
+    assert_true(password_is_common("QwertyUIOP"));
+    assert_true(password_is_common("1234567890"));
+    assert_false(password_is_common("correct horse battery"));
+    assert_int_equal(password_check_policy("1234567890", "a@b.co", &why), -1);
+    assert_non_null(strstr(why, "too common"));
+}
+
 static void test_hash(void **state)
 {
     (void)state;
@@ -67,6 +79,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_email),
         cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_common),
         cmocka_unit_test(test_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
