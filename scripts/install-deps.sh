@@ -13,6 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev
+  postfix
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-requests python3-websockets
 )
@@ -37,5 +38,9 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Tests only need postfix's smtp-sink tool: install it without configuring a mail server.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
+fi
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

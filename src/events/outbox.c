@@ -357,6 +357,13 @@ static int run_one(outbox_dispatcher *o, const struct due_job *job)
     if (rc != 1)
         return rc;
 
+    /* The claim counts as an attempt, so a job whose worker died on its last attempt (a job
+     * that crashes the process, say) is given up here instead of being retried forever. */
+    if (attempts > o->opts.max_attempts) {
+        finish(o, job, JOB_FAILED, attempts, "abandoned: the worker of the last attempt stopped",
+               0);
+        return 1;
+    }
     const struct handler *h = handler_find(o, job->topic);
     if (!h) {
         finish(o, job, JOB_FAILED, attempts, "no handler", 0);

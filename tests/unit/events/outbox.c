@@ -487,6 +487,33 @@ static void test_expired_lease_is_taken_again(void **state)
     outbox_dispatcher_free(o);
 }
 
+/* A job whose worker died during its last attempt (it might be what kills the process) is not
+ * run again once its lease runs out: it is marked failed. */
+static void test_abandoned_last_attempt_fails(void **state)
+{
+    fixture *fx = *state;
+    if (!fx)
+        skip();
+    enqueue_n(fx->d, 4, NULL, 1);
+    outbox_options opts = {.max_attempts = 3};
+    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, &opts);
+    char t[RFC3339_LEN];
+    time_format_rfc3339(time_now_ms() - 1000, t);
+    db_param p[] = {DB_TEXT(t)};
+    exec_sql(fx->d,
+             "UPDATE outbox SET status = 'processing', locked_until = $1, "
+             "locked_by = 'other:1:dead', attempts = 3",
+             p, 1);
+    assert_int_equal(outbox_run_due(o), 1);
+    assert_int_equal(calls(fx), 0);
+    job_row row;
+    read_job(fx->d, &row);
+    assert_string_equal(row.status, "failed");
+    assert_non_null(strstr(row.last_error, "abandoned"));
+    assert_int_equal(outbox_run_due(o), 0);
+    outbox_dispatcher_free(o);
+}
+
 static void test_two_dispatchers_run_each_job_once(void **state)
 {
     fixture *fx = *state;
@@ -600,20 +627,16 @@ static void test_bad_arguments(void **state)
     assert_int_equal(count_rows(fx->d, ""), 0);
 }
 
+#define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TESTS(setup)                                                                               \
     {                                                                                              \
-        cmocka_unit_test_setup_teardown(test_committed_job_runs_once, setup, teardown),            \
-            cmocka_unit_test_setup_teardown(test_rolled_back_job_never_runs, setup, teardown),     \
-            cmocka_unit_test_setup_teardown(test_dedupe_key_queues_once, setup, teardown),         \
-            cmocka_unit_test_setup_teardown(test_failing_job_backs_off_then_fails, setup,          \
-                                            teardown),                                             \
-            cmocka_unit_test_setup_teardown(test_unknown_topic_fails, setup, teardown),            \
-            cmocka_unit_test_setup_teardown(test_expired_lease_is_taken_again, setup, teardown),   \
-            cmocka_unit_test_setup_teardown(test_two_dispatchers_run_each_job_once, setup,         \
-                                            teardown),                                             \
-            cmocka_unit_test_setup_teardown(test_job_survives_a_crash, setup, teardown),           \
-            cmocka_unit_test_setup_teardown(test_kick_wakes_and_free_returns, setup, teardown),    \
-            cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),                  \
+        T(test_committed_job_runs_once, setup), T(test_rolled_back_job_never_runs, setup),         \
+            T(test_dedupe_key_queues_once, setup),                                                 \
+            T(test_failing_job_backs_off_then_fails, setup), T(test_unknown_topic_fails, setup),   \
+            T(test_expired_lease_is_taken_again, setup),                                           \
+            T(test_abandoned_last_attempt_fails, setup),                                           \
+            T(test_two_dispatchers_run_each_job_once, setup), T(test_job_survives_a_crash, setup), \
+            T(test_kick_wakes_and_free_returns, setup), T(test_bad_arguments, setup),              \
     }
 
 int main(void)
