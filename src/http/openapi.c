@@ -111,6 +111,18 @@ static json_t *operation(const route_def *rd)
         json_object_set_new(responses, code, resp);
     }
     json_object_set_new(op, "responses", responses);
+    if (rd->auth) {
+        json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearerAuth"));
+        json_t *roles = json_array();
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } role_names[] = {{ROLE_CANDIDATE, "candidate"}, {ROLE_TUTOR, "tutor"}, {ROLE_ADMIN, "admin"}};
+        for (size_t i = 0; i < ARRAY_LEN(role_names); i++)
+            if (rd->auth & role_names[i].bit)
+                json_array_append_new(roles, json_string(role_names[i].name));
+        json_object_set_new(op, "x-roles", roles);
+    }
     return op;
 }
 

@@ -85,6 +85,16 @@ static void test_document_matches_router(void **state)
     assert_non_null(json_object_get(json_object_get(json_object_get(js, "requestBody"), "content"), "application/json"));
     assert_non_null(json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Problem"));
 
+    /* Guarded routes say so; public ones do not. */
+    json_t *me = json_object_get(json_object_get(paths, "/v1/users/me"), "get");
+    assert_non_null(json_object_get(me, "security"));
+    assert_int_equal(json_array_size(json_object_get(me, "x-roles")), 3);
+    json_t *live = json_object_get(json_object_get(paths, "/health/live"), "get");
+    assert_null(json_object_get(live, "security"));
+    json_t *admin = json_object_get(json_object_get(paths, "/v1/admin/users"), "get");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(admin, "x-roles"), 0)),
+                        "admin");
+
     buf html;
     buf_init(&html, 1u << 20);
     assert_int_equal(openapi_render_html(doc, &html), 0);
