@@ -19,7 +19,8 @@ int email_normalize(const char *in, char *out, size_t outlen, const char **why)
     const char *at = NULL;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+        /* Non-ASCII addresses need SMTPUTF8, which we do not send: refused up front. */
+        if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
             c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']')
             return -1;
         if (c == '@') {

@@ -221,8 +221,14 @@ static int try_route(const compiled_route *cr, const slice *parts, size_t nparts
         rp->value = v;
         rp->type = s->type;
         rp->ival = 0;
-        if (s->type == PARAM_UUID && !id_is_uuid(v, strlen(v)))
-            return 0;
+        if (s->type == PARAM_UUID) {
+            if (!id_is_uuid(v, strlen(v)))
+                return 0;
+            /* One spelling of an id everywhere: SQLite compares text, PostgreSQL uuids. */
+            for (char *q = v; *q; q++)
+                if (*q >= 'A' && *q <= 'F')
+                    *q = (char)(*q - 'A' + 'a');
+        }
         if (s->type == PARAM_INT && parse_int_param(v, &rp->ival) != 0)
             return 0;
     }

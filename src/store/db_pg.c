@@ -525,6 +525,10 @@ static int pg_run(pg_conn *pc, const char *sql, const db_param *params, size_t n
                 goto out;
             }
         }
+        if (!e) { /* stmt_prepare succeeded, so it set e; this keeps the analyser sure of it */
+            rc = db_fail(&pc->base, DB_ERROR, "postgres: statement cache failure");
+            goto out;
+        }
         if ((size_t)e->nparams != nparams) {
             rc = db_fail(&pc->base, DB_ERROR,
                          "postgres: %zu parameters given but the statement uses %d", nparams,

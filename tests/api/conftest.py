@@ -396,3 +396,13 @@ def metric_value(samples, name, **labels):
         if all(lab.get(k) == val for k, val in labels.items()):
             return v
     return None
+
+
+# ---- accounts configuration (issue 3) ------------------------------------------------------
+# Scrubbed like the variables above (base_env reads CONFIG_VARS when called), so a developer's
+# EMAIL_TRANSPORT=smtp or RATE_LIMIT_WINDOW_SCALE cannot change what the suite tests.
+CONFIG_VARS = CONFIG_VARS + (
+    "JWT_SECRETS", "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS",
+    "REFRESH_TOKEN_TTL_SECONDS", "EMAIL_VERIFY_TTL_SECONDS", "PASSWORD_RESET_TTL_SECONDS",
+    "EMAIL_TRANSPORT", "SMTP_URL", "SMTP_FROM", "RATE_LIMIT_WINDOW_SCALE",
+)

@@ -1,9 +1,11 @@
 """POST /v1/auth/register and POST /v1/auth/login on the shared server: the 201/200 shapes,
 email normalisation and uniqueness, the password and profile rules, body errors, identical
 401s for a wrong password and an unknown email (and no timing oracle between them)."""
+import json
 import statistics
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -89,6 +91,15 @@ def test_register_duplicate_email_is_409_case_insensitive(praxis):
     assert Client(praxis).login(acct.email, PASSWORD).status_code == 200
 
 
+def test_concurrent_registrations_of_one_email(praxis):
+    email_addr = unique_email("race")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: register_once(praxis, register_body(email_addr)),
+                                range(4)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409], \
+        [(r.status_code, r.text) for r in answers]
+
+
 # ---- register: field rules -----------------------------------------------------------------
 
 COMMON = ["qwertyuiop", "1234567890"]
@@ -167,7 +178,6 @@ def test_register_malformed_json_is_400(praxis, data):
 
 @pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded"])
 def test_register_wrong_content_type_is_415(praxis, ctype):
-    import json
     r = Client(praxis).post("/v1/auth/register", data=json.dumps(register_body()),
                             headers={"Content-Type": ctype})
     assert_problem(r, 415)

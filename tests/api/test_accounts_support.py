@@ -22,7 +22,7 @@ import uuid
 import requests
 from requests.adapters import HTTPAdapter
 
-from conftest import DRIVER, TIMEOUT, UUID_RE, Server, assert_problem, tail
+from conftest import DRIVER, TIMEOUT, Server, tail
 
 PASSWORD = "Plenty-Of-Entropy-42"
 NEW_PASSWORD = "Another-Long-Secret-77"
@@ -100,7 +100,7 @@ class Client:
 
 def register_body(email_addr=None, password=PASSWORD, full_name="Test Candidate",
                   profession="nursing", **extra):
-    body = {"email": email_addr or unique_email(), "password": password,
+    body = {"email": unique_email() if email_addr is None else email_addr, "password": password,
             "full_name": full_name, "profession": profession}
     body.update(extra)
     return body

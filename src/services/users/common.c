@@ -186,10 +186,11 @@ int user_revoke_tokens(db_conn *c, const char *user_id, const char *keep_family)
 {
     char now[32];
     now_rfc3339(now);
-    const db_param p[] = {DB_TEXT(now), DB_TEXT(user_id), DB_TEXT(keep_family ? keep_family : "")};
+    const db_param p[] = {DB_TEXT(now), DB_TEXT(user_id), DB_TEXT(keep_family)};
+    /* The typed comparison comes first so PostgreSQL can infer $3 (a uuid). */
     return db_exec(c,
                    "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND "
-                   "revoked_at IS NULL AND family_id <> $3",
+                   "revoked_at IS NULL AND (family_id <> $3 OR $3 IS NULL)",
                    p, ARRAY_LEN(p), NULL);
 }
 
@@ -233,12 +234,13 @@ int check_exam_date(const json_t *v, json_t *errors)
     const char *s = json_string_value(v);
     char full[40];
     int64_t ms;
-    if (s && strlen(s) == 10) {
+    /* Years outside 1900-2100 are typos, and PostgreSQL's DATE refuses year 0. */
+    if (s && strlen(s) == 10 && strncmp(s, "1900", 4) >= 0 && strncmp(s, "2100", 4) <= 0) {
         snprintf(full, sizeof(full), "%sT00:00:00Z", s);
         if (time_parse_rfc3339(full, &ms) == 0)
             return 0;
     }
-    json_errors_add(errors, "exam_date", "must be a date like 2027-03-14");
+    json_errors_add(errors, "exam_date", "must be a date like 2027-03-14 (years 1900-2100)");
     return -1;
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
 static char *like_pattern(arena *a, const char *q)
@@ -64,10 +65,11 @@ static void admin_users_list(http_req *req, http_res *res)
     db_conn *c = acquire_or_503(req, res);
     if (!c)
         return;
-    /* NULL filters switch themselves off, so one statement serves every combination. */
+    /* NULL filters switch themselves off, so one statement serves every combination. Each
+     * parameter meets its typed column before `IS NULL`, so PostgreSQL can infer its type. */
 #define USERS_WHERE                                                                          \
-    " FROM users WHERE ($1 IS NULL OR lower(email) LIKE $1 ESCAPE '\\' OR "                        \
-    "lower(full_name) LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR role = $2)"
+    " FROM users WHERE (lower(email) LIKE $1 ESCAPE '\\' OR "                                     \
+    "lower(full_name) LIKE $1 ESCAPE '\\' OR $1 IS NULL) AND (role = $2 OR $2 IS NULL)"
     db_param p[] = {DB_TEXT(pattern), DB_TEXT(role), DB_INT(per_page),
                     DB_INT((long long)(page - 1) * per_page)};
     int err = 0;
@@ -133,7 +135,7 @@ static void admin_user_patch(http_req *req, http_res *res)
         goto out;
     }
     /* An admin locking themselves out leaves nobody to undo it. */
-    if (strcmp(id, req->user_id) == 0 && (jdis || jrole)) {
+    if (strcasecmp(id, req->user_id) == 0 && (jdis || jrole)) {
         http_res_problem_full(req, res, 409, "own-account", "Own Account",
                               "You cannot change your own role or disable yourself.", NULL);
         goto out;
@@ -232,8 +234,8 @@ static void admin_audit_list(http_req *req, http_res *res)
     if (!c)
         return;
 #define AUDIT_WHERE                                                                          \
-    " FROM audit_logs WHERE ($1 IS NULL OR actor_id = $1) AND ($2 IS NULL OR action = $2) AND "    \
-    "($3 IS NULL OR target_id = $3)"
+    " FROM audit_logs WHERE (actor_id = $1 OR $1 IS NULL) AND (action = $2 OR $2 IS NULL) AND "    \
+    "(target_id = $3 OR $3 IS NULL)"
     const db_param p[] = {DB_TEXT(actor), DB_TEXT(action), DB_TEXT(target), DB_INT(per_page),
                           DB_INT((long long)(page - 1) * per_page)};
     int err = 0;

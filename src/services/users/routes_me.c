@@ -232,7 +232,7 @@ static const struct {
     {"usage_events", "SELECT * FROM usage_events WHERE user_id = $1"},
     {"audit_logs", "SELECT id, action, actor_id, target_type, target_id, ip, user_agent, "
                    "request_id, details, created_at FROM audit_logs WHERE actor_id = $1 OR "
-                   "target_id = $1 ORDER BY created_at"},
+                   "target_id = CAST($1 AS TEXT) ORDER BY created_at"},
 };
 
 static void me_export(http_req *req, http_res *res)
@@ -338,7 +338,7 @@ static void me_delete(http_req *req, http_res *res)
     if (rc == DB_OK)
         rc = db_exec(c,
                      "UPDATE audit_logs SET ip = NULL, user_agent = NULL WHERE actor_id = $1 OR "
-                     "target_id = $1",
+                     "target_id = CAST($1 AS TEXT)",
                      uid, 1, NULL);
     if (rc == DB_OK) {
         audit_entry e = {.action = "user.delete", .actor_id = req->user_id,
