@@ -45,9 +45,10 @@ static const char usage_serve[] =
 static const char usage_migrate[] = "usage: praxis migrate\n\nApplies every pending migration "
                                     "compiled into this binary to DATABASE_URL.\n";
 static const char usage_seed[] =
-    "usage: praxis seed [--dir DIR]\n\nLoads DIR/plans.json (and the scenario library when "
-    "present) into the database.\nIdempotent: running it twice changes nothing. DIR defaults "
-    "to SEED_DIR or ./data.\n";
+    "usage: praxis seed [--dir DIR]\n\nLoads DIR/plans.json and the role-play library "
+    "DIR/scenarios/*.json into the\ndatabase (new cards are created and published, changed "
+    "ones get a new published\nversion). Idempotent: running it twice changes nothing. DIR "
+    "defaults to SEED_DIR or ./data.\n";
 static const char usage_admin[] =
     "usage: praxis admin create --email EMAIL [--name NAME]\n\n"
     "Creates an administrator. The password is read from standard input (one line) when it is\n"
@@ -175,8 +176,10 @@ static int cmd_seed(int argc, char **argv)
         if (serve_migrate(d) == 0) {
             seed_report rep;
             if (seed_run(d, dir, &rep, err, sizeof(err)) == 0) {
-                log_info("seed: %d plan(s) written, %d unchanged", rep.plans_written,
-                         rep.plans_unchanged);
+                log_info("seed: %d plan(s) written, %d unchanged; %d scenario(s) created, %d "
+                         "updated, %d unchanged",
+                         rep.plans_written, rep.plans_unchanged, rep.scenarios_created,
+                         rep.scenarios_updated, rep.scenarios_unchanged);
                 rc = 0;
             } else {
                 fprintf(stderr, "praxis seed: %s\n", err);

@@ -218,6 +218,13 @@ static void gzip_after(http_req *req, http_res *res, void *ud)
     res->body = z;
     res->body.max = SIZE_MAX / 2;
     http_res_header(req, res, "Content-Encoding", "gzip");
+    /* The bytes changed, so a strong validator no longer names them (RFC 9110 8.8.1). */
+    const char *etag = http_res_get_header(res, "ETag");
+    if (etag && strncmp(etag, "W/", 2) != 0) {
+        char *weak = arena_printf(req->pool, "W/%s", etag);
+        if (weak)
+            http_res_header(req, res, "ETag", weak);
+    }
 }
 
 /* ---- CORS ----------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* Which services run in this process, and the routes they bring. */
 #include "services/app.h"
 
+#include "services/content/content.h"
 #include "services/ops/ops.h"
 #include "services/users/users.h"
 
@@ -54,6 +55,8 @@ int app_register_routes(router *r, unsigned services)
     if (ops_register_routes(r) != 0)
         return -1;
     if ((services & SERVICE_USERS) && users_register_routes(r) != 0)
+        return -1;
+    if ((services & SERVICE_CONTENT) && content_register_routes(r) != 0)
         return -1;
     return 0;
 }

@@ -33,7 +33,8 @@ size_t scenario_validate(const json_t *doc, json_t *errors);
 size_t scenario_lint_library(const json_t *doc, json_t *errors);
 
 /* A deep copy of a valid document with the defaults filled in: tags [], prep_seconds 180,
- * roleplay_seconds 300, and a slug derived from the title when absent. NULL on OOM. */
+ * roleplay_seconds 300. The slug is left as given (absent or not): creating derives one from
+ * the title, updating keeps the scenario's own. NULL on OOM. */
 json_t *scenario_normalize(const json_t *doc);
 
 /* "Explaining a New Diagnosis!" → "explaining-a-new-diagnosis" (ASCII letters and digits kept,
