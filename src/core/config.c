@@ -500,19 +500,27 @@ static int load_email(const struct loader *l, config *c)
     return 0;
 }
 
-static int load_scale(const struct loader *l, config *c)
+/* A speed-up factor for clocks, 0.001-1 (tests shrink minutes to seconds). */
+static int load_one_scale(const struct loader *l, const char *name, double *out)
 {
-    const char *v = env_get(l, "RATE_LIMIT_WINDOW_SCALE");
-    c->rate_limit_scale = 1.0;
+    const char *v = env_get(l, name);
+    *out = 1.0;
     if (!v)
         return 0;
     char *end = NULL;
     errno = 0;
     double d = strtod(v, &end);
     if (errno || !end || *end || end == v || !(d > 0.0009 && d <= 1.0))
-        return fail(l, "RATE_LIMIT_WINDOW_SCALE: must be a number above 0.001 and at most 1");
-    c->rate_limit_scale = d;
+        return fail(l, "%s: must be a number above 0.001 and at most 1", name);
+    *out = d;
     return 0;
+}
+
+static int load_scale(const struct loader *l, config *c)
+{
+    if (load_one_scale(l, "RATE_LIMIT_WINDOW_SCALE", &c->rate_limit_scale) != 0)
+        return -1;
+    return load_one_scale(l, "SESSION_TIME_SCALE", &c->session_time_scale);
 }
 
 int config_load(config *c, config_env_fn env, void *ud, char *err, size_t errlen)

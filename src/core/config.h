@@ -34,6 +34,7 @@ typedef struct config {
     char *smtp_url;            /* SMTP_URL */
     char *smtp_from;           /* SMTP_FROM */
     double rate_limit_scale;   /* RATE_LIMIT_WINDOW_SCALE (0 < x <= 1) */
+    double session_time_scale; /* SESSION_TIME_SCALE (0 < x <= 1): prep and role-play clocks */
 } config;
 
 /* Looks a variable up; NULL when unset. The default reads the process environment. */

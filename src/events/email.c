@@ -3,6 +3,8 @@
  * header is checked first, so a CR or LF from a caller can never add a header or a recipient. */
 #include "events/email.h"
 
+#include "core/utf8.h"
+
 #include "core/buf.h"
 #include "core/errors.h"
 #include "core/ids.h"
@@ -40,8 +42,6 @@ static int check_message(const char *to, const char *subject, const char *text_b
                          size_t errlen);
 static int address_ok(const char *s, size_t len);
 static int has_crlf(const char *s);
-static int utf8_valid(const char *s);
-static size_t utf8_seq_len(const unsigned char *p, size_t avail);
 static int parse_from(const char *from, char *display, size_t dlen, char *addr, size_t alen);
 static int phrase_needs_quoting(const char *s);
 static int needs_encoding(const char *s);
@@ -133,7 +133,7 @@ static int check_message(const char *to, const char *subject, const char *text_b
         err_set(err, errlen, "recipient is not a valid email address");
         return -1;
     }
-    if (strlen(subject) > EMAIL_SUBJECT_MAX || !utf8_valid(subject)) {
+    if (strlen(subject) > EMAIL_SUBJECT_MAX || !utf8_valid(subject, strlen(subject))) {
         err_set(err, errlen, "subject is too long or not valid UTF-8");
         return -1;
     }
@@ -143,7 +143,7 @@ static int check_message(const char *to, const char *subject, const char *text_b
             return -1;
         }
     }
-    if (strlen(text_body) > EMAIL_BODY_MAX || !utf8_valid(text_body)) {
+    if (strlen(text_body) > EMAIL_BODY_MAX || !utf8_valid(text_body, strlen(text_body))) {
         err_set(err, errlen, "body is too long or not valid UTF-8");
         return -1;
     }
@@ -172,56 +172,11 @@ static int address_ok(const char *s, size_t len)
     return 1;
 }
 
-static int utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq_len(p + i, n - i);
-        if (len == 0)
-            return 0;
-        i += len;
-    }
-    return 1;
-}
-
-/* Length of the valid UTF-8 sequence at p, 0 if invalid (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t len;
-    unsigned int cp;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2;
-        cp = c & 0x1Fu;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3;
-        cp = c & 0x0Fu;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > avail)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3Fu);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 /* "Display Name <addr@host>", "\"Name\" <addr@host>" or a bare "addr@host". 0 if usable. */
 static int parse_from(const char *from, char *display, size_t dlen, char *addr, size_t alen)
 {
-    if (!from || has_crlf(from) || !utf8_valid(from))
+    if (!from || has_crlf(from) || !utf8_valid(from, strlen(from)))
         return -1;
     const char *lt = strrchr(from, '<');
     const char *a = from, *a_end;

@@ -4,6 +4,8 @@
  * handler with no transaction open, then records sent / retry with backoff / failed. */
 #include "events/outbox.h"
 
+#include "core/utf8.h"
+
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -70,7 +72,6 @@ static void finish(outbox_dispatcher *o, const struct due_job *job, enum job_res
                    int attempts, const char *error, int64_t retry_ms);
 static int64_t backoff_ms(const outbox_options *opts, int attempts);
 static void error_text(const char *in, char *out, size_t outlen);
-static size_t utf8_seq_len(const unsigned char *p, size_t avail);
 
 int outbox_enqueue(db_conn *c, const char *topic, const json_t *payload, const char *dedupe_key)
 {
@@ -551,37 +552,4 @@ static void error_text(const char *in, char *out, size_t outlen)
         chars++;
     }
     out[o] = '\0';
-}
-
-/* Length of the valid UTF-8 sequence at p, 0 if invalid (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t len;
-    unsigned int cp;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2;
-        cp = c & 0x1Fu;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3;
-        cp = c & 0x0Fu;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > avail)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3Fu);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
 }

@@ -3,6 +3,8 @@
  * process-wide registry of running sessions used to close them all on shutdown. */
 #include "http/ws.h"
 
+#include "core/utf8.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -78,7 +80,6 @@ static ws_conn *ws_registry;
 static int ws_registry_count;
 
 static void sha1_block(uint32_t h[5], const uint8_t *p);
-static int utf8_valid(const uint8_t *s, size_t n);
 static int close_code_sendable(uint16_t code);
 static int64_t now_ms(void);
 static void wake_loop(ws_conn *c);
@@ -203,50 +204,6 @@ int ws_accept_key(const char *client_key, char out[29])
 }
 
 /* ---- helpers ---- */
-
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF. wslay checks
- * text frames too; we check again because handlers are promised valid text whatever the
- * library version does, and outgoing text must be valid or the peer fails us. */
-static int utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = s[i];
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t cp, min;
-        if ((b & 0xE0) == 0xC0) {
-            need = 1;
-            cp = b & 0x1Fu;
-            min = 0x80;
-        } else if ((b & 0xF0) == 0xE0) {
-            need = 2;
-            cp = b & 0x0Fu;
-            min = 0x800;
-        } else if ((b & 0xF8) == 0xF0) {
-            need = 3;
-            cp = b & 0x07u;
-            min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i - 1 < need)
-            return 0;
-        for (size_t k = 1; k <= need; k++) {
-            uint8_t cb = s[i + k];
-            if ((cb & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (cb & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
-}
 
 /* 1004-1006 and 1015 are reserved for reporting, never for the wire (RFC 6455 7.4.1). */
 static int close_code_sendable(uint16_t code)

@@ -2,6 +2,8 @@
 #include "services/app.h"
 
 #include "services/content/content.h"
+#include "core/log.h"
+#include "http/server.h"
 #include "services/ops/ops.h"
 #include "services/users/users.h"
 
@@ -65,4 +67,22 @@ void app_kick_outbox(const app *a)
 {
     if (a && a->outbox)
         outbox_kick(a->outbox);
+}
+
+db_conn *service_db_acquire(http_req *req, http_res *res)
+{
+    app *a = req->app;
+    db_conn *c = db_acquire(a->db);
+    if (!c) {
+        http_res_header(req, res, "Retry-After", "5");
+        http_res_problem(req, res, 503, "The database is unavailable; please try again.", NULL);
+    }
+    return c;
+}
+
+void service_db_failed(http_req *req, http_res *res, db_conn *c, const char *what)
+{
+    log_error("%s failed: %s (request %s)", what, c ? db_errmsg(c) : "no connection",
+              req->request_id ? req->request_id : "-");
+    http_res_problem(req, res, 500, "Something went wrong on our side; please try again.", NULL);
 }

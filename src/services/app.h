@@ -36,6 +36,15 @@ typedef struct app {
     outbox_dispatcher *outbox; /* NULL in processes that do not send (kick is skipped) */
 } app;
 
+/* Borrows a database connection for a request; when none can be had, answers 503 with
+ * Retry-After and returns NULL. */
+struct http_req;
+struct http_res;
+db_conn *service_db_acquire(struct http_req *req, struct http_res *res);
+/* Logs what failed (with the driver's message and the request id) and answers a 500 that says
+ * nothing of it. */
+void service_db_failed(struct http_req *req, struct http_res *res, db_conn *c, const char *what);
+
 /* Wakes the outbox after a commit that queued a job. */
 void app_kick_outbox(const app *a);
 

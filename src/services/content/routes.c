@@ -21,17 +21,6 @@ static const char *const cache_control = "private, max-age=0, must-revalidate";
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static db_conn *acquire_or_503(http_req *req, http_res *res)
-{
-    app *a = req->app;
-    db_conn *c = db_acquire(a->db);
-    if (!c) {
-        http_res_header(req, res, "Retry-After", "5");
-        http_res_problem(req, res, 503, "The database is unavailable; please try again.", NULL);
-    }
-    return c;
-}
-
 static void not_found(http_req *req, http_res *res)
 {
     http_res_problem(req, res, 404, "No scenario with this id.", NULL);
@@ -202,7 +191,7 @@ static void scenarios_list(http_req *req, http_res *res)
                    words, page, per_page);
     if (answer_from_cache(req, res, key))
         return;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     scenario_query sq = {.profession = profession,
@@ -230,7 +219,7 @@ static void scenarios_get(http_req *req, http_res *res)
     (void)snprintf(key, sizeof(key), CONTENT_CACHE_PREFIX "item:%s", id);
     if (answer_from_cache(req, res, key))
         return;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     json_t *view = NULL;
@@ -291,7 +280,7 @@ static void admin_create(http_req *req, http_res *res)
     json_t *doc = read_document(req, res);
     if (!doc)
         return;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c) {
         json_decref(doc);
         return;
@@ -336,7 +325,7 @@ static void admin_list(http_req *req, http_res *res)
         return;
     }
     json_decref(errors);
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     scenario_query sq = {.state = state,
@@ -356,7 +345,7 @@ static void admin_list(http_req *req, http_res *res)
 
 static void admin_get(http_req *req, http_res *res)
 {
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     answer_admin_view(req, res, c, http_req_param(req, "id"), 200);
@@ -369,7 +358,7 @@ static void admin_put(http_req *req, http_res *res)
     json_t *doc = read_document(req, res);
     if (!doc)
         return;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c) {
         json_decref(doc);
         return;
@@ -393,7 +382,7 @@ static void admin_put(http_req *req, http_res *res)
 static void admin_publish(http_req *req, http_res *res)
 {
     const char *id = http_req_param(req, "id");
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     scenario_actor who = {.user_id = req->user_id, .req = req};
@@ -415,7 +404,7 @@ static void admin_publish(http_req *req, http_res *res)
 static void admin_archive(http_req *req, http_res *res)
 {
     const char *id = http_req_param(req, "id");
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     scenario_actor who = {.user_id = req->user_id, .req = req};
@@ -438,7 +427,7 @@ static void admin_versions(http_req *req, http_res *res)
     int page, per_page;
     if (http_req_pagination(req, res, &page, &per_page) != 0)
         return;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     json_t *items = NULL;
@@ -546,4 +535,22 @@ int content_register_routes(router *r)
         if (router_add(r, &content_routes[i]) != 0)
             return -1;
     return 0;
+}
+
+int content_published_card(db_conn *c, const char *scenario_id, long long *version,
+                           json_t **doc)
+{
+    *doc = NULL;
+    json_t *view = NULL;
+    int rc = scenario_repo_candidate_view(c, scenario_id, &view);
+    if (rc != DB_OK)
+        return rc;
+    *version = json_integer_value(json_object_get(view, "version"));
+    json_decref(view);
+    return scenario_repo_load_version(c, scenario_id, *version, doc);
+}
+
+int content_version_card(db_conn *c, const char *scenario_id, long long version, json_t **doc)
+{
+    return scenario_repo_load_version(c, scenario_id, version, doc);
 }

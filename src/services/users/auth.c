@@ -35,7 +35,7 @@ static int auth_before(http_req *req, http_res *res, void *ud)
         unauthorized(req, res, "The access token is invalid or has expired.");
         return HTTP_DONE;
     }
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return HTTP_DONE;
     const db_param p[] = {DB_TEXT(cl.sub)};
@@ -51,7 +51,7 @@ static int auth_before(http_req *req, http_res *res, void *ud)
     }
     db_rows_free(r);
     if (step < 0) {
-        answer_db_error(req, res, c, "loading the principal");
+        service_db_failed(req, res, c, "loading the principal");
         db_release(c);
         return HTTP_DONE;
     }

@@ -28,24 +28,6 @@ void rfc3339_in(int64_t seconds_from_now, char out[32])
     time_format_rfc3339(time_now_ms() + seconds_from_now * 1000, out);
 }
 
-void answer_db_error(http_req *req, http_res *res, db_conn *c, const char *what)
-{
-    log_error("users: %s failed: %s (request %s)", what, c ? db_errmsg(c) : "no connection",
-              req->request_id ? req->request_id : "-");
-    http_res_problem(req, res, 500, "Something went wrong on our side; please try again.", NULL);
-}
-
-db_conn *acquire_or_503(http_req *req, http_res *res)
-{
-    app *a = req->app;
-    db_conn *c = db_acquire(a->db);
-    if (!c) {
-        http_res_header(req, res, "Retry-After", "5");
-        http_res_problem(req, res, 503, "The database is unavailable; please try again.", NULL);
-    }
-    return c;
-}
-
 static json_t *text_or_null(const db_rows *r, size_t i)
 {
     const char *v = db_col_text(r, i);

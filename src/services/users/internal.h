@@ -51,9 +51,5 @@ int users_register_admin_routes(router *r) WUR;
 /* Small helpers. */
 void now_rfc3339(char out[32]);
 void rfc3339_in(int64_t seconds_from_now, char out[32]);
-/* 500 problem + a log line naming what failed (never sent to the client). */
-void answer_db_error(http_req *req, http_res *res, db_conn *c, const char *what);
-/* 503 when no connection could be had. */
-db_conn *acquire_or_503(http_req *req, http_res *res);
 
 #endif

@@ -62,7 +62,7 @@ static void admin_users_list(http_req *req, http_res *res)
         return;
     }
     char *pattern = q && *q ? like_pattern(req->pool, q) : NULL;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     /* NULL filters switch themselves off, so one statement serves every combination. Each
@@ -79,7 +79,7 @@ static void admin_users_list(http_req *req, http_res *res)
                         "SELECT " USER_PROFILE_COLUMNS USERS_WHERE
                         " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
                         p, 4, &r) != DB_OK) {
-        answer_db_error(req, res, c, "admin user list");
+        service_db_failed(req, res, c, "admin user list");
         db_release(c);
         return;
     }
@@ -98,7 +98,7 @@ static void not_found(http_req *req, http_res *res)
 
 static void admin_user_get(http_req *req, http_res *res)
 {
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     int dberr = 0;
@@ -106,7 +106,7 @@ static void admin_user_get(http_req *req, http_res *res)
     if (u)
         http_res_json(req, res, 200, u);
     else if (dberr)
-        answer_db_error(req, res, c, "admin user get");
+        service_db_failed(req, res, c, "admin user get");
     else
         not_found(req, res);
     db_release(c);
@@ -140,7 +140,7 @@ static void admin_user_patch(http_req *req, http_res *res)
                               "You cannot change your own role or disable yourself.", NULL);
         goto out;
     }
-    c = acquire_or_503(req, res);
+    c = service_db_acquire(req, res);
     if (!c)
         goto out;
     int dberr = 0, was_disabled = 0;
@@ -148,7 +148,7 @@ static void admin_user_patch(http_req *req, http_res *res)
     json_t *before = user_load(c, id, 0, &was_disabled, &old_role, &dberr);
     if (!before) {
         if (dberr)
-            answer_db_error(req, res, c, "admin user patch");
+            service_db_failed(req, res, c, "admin user patch");
         else
             not_found(req, res);
         goto out;
@@ -194,14 +194,14 @@ static void admin_user_patch(http_req *req, http_res *res)
         rc = db_commit(c);
     if (rc != DB_OK) {
         db_rollback(c);
-        answer_db_error(req, res, c, "admin user patch");
+        service_db_failed(req, res, c, "admin user patch");
         goto out;
     }
     json_t *after = user_load(c, id, 1, NULL, NULL, &dberr);
     if (after)
         http_res_json(req, res, 200, after);
     else
-        answer_db_error(req, res, c, "admin user reload");
+        service_db_failed(req, res, c, "admin user reload");
 out:
     if (c)
         db_release(c);
@@ -230,7 +230,7 @@ static void admin_audit_list(http_req *req, http_res *res)
         return;
     }
     json_decref(errors);
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
 #define AUDIT_WHERE                                                                          \
@@ -246,7 +246,7 @@ static void admin_audit_list(http_req *req, http_res *res)
                         "request_id, details, created_at" AUDIT_WHERE
                         " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
                         p, 5, &r) != DB_OK) {
-        answer_db_error(req, res, c, "audit list");
+        service_db_failed(req, res, c, "audit list");
         db_release(c);
         return;
     }

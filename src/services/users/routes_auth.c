@@ -119,7 +119,7 @@ static void auth_register(http_req *req, http_res *res)
         http_res_problem(req, res, 500, NULL, NULL);
         goto out;
     }
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         goto out;
     char id[UUID_STR_LEN], now[32];
@@ -169,7 +169,7 @@ static void auth_register(http_req *req, http_res *res)
     if (rc != DB_OK) {
         db_rollback(c);
         json_decref(tokens);
-        answer_db_error(req, res, c, "register");
+        service_db_failed(req, res, c, "register");
         db_release(c);
         goto out;
     }
@@ -205,7 +205,7 @@ static void auth_login(http_req *req, http_res *res)
     const char *why;
     int email_ok = email_normalize(json_string_value(json_object_get(body, "email")), email,
                                    sizeof(email), &why) == 0;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         goto out;
     char id[UUID_STR_LEN] = "", hash[crypto_pwhash_STRBYTES] = "";
@@ -218,7 +218,7 @@ static void auth_login(http_req *req, http_res *res)
                      "SELECT id, password_hash, role, disabled FROM users "
                      "WHERE email = $1 AND deleted_at IS NULL",
                      p, 1, &r) != DB_OK) {
-            answer_db_error(req, res, c, "login lookup");
+            service_db_failed(req, res, c, "login lookup");
             db_release(c);
             goto out;
         }
@@ -240,7 +240,7 @@ static void auth_login(http_req *req, http_res *res)
     }
     int rc = db_begin(c);
     if (rc != DB_OK) {
-        answer_db_error(req, res, c, "login");
+        service_db_failed(req, res, c, "login");
         db_release(c);
         goto out;
     }
@@ -277,7 +277,7 @@ static void auth_login(http_req *req, http_res *res)
     if (rc != DB_OK) {
         db_rollback(c);
         json_decref(tokens);
-        answer_db_error(req, res, c, "login");
+        service_db_failed(req, res, c, "login");
         db_release(c);
         goto out;
     }
@@ -343,7 +343,7 @@ static void auth_refresh(http_req *req, http_res *res)
         refresh_failed(req, res, "The refresh token is invalid.");
         goto out;
     }
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         goto out;
     const db_param p[] = {DB_TEXT(hash)};
@@ -353,7 +353,7 @@ static void auth_refresh(http_req *req, http_res *res)
                  "t.replaced_by, u.role, u.disabled, u.deleted_at FROM refresh_tokens t "
                  "JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
                  p, 1, &r) != DB_OK) {
-        answer_db_error(req, res, c, "refresh lookup");
+        service_db_failed(req, res, c, "refresh lookup");
         db_release(c);
         goto out;
     }
@@ -416,7 +416,7 @@ static void auth_refresh(http_req *req, http_res *res)
     if (rc != DB_OK) {
         db_rollback(c);
         json_decref(tokens);
-        answer_db_error(req, res, c, "refresh");
+        service_db_failed(req, res, c, "refresh");
         db_release(c);
         goto out;
     }
@@ -438,7 +438,7 @@ static void auth_logout(http_req *req, http_res *res)
     char hash[TOKEN_HASH_LEN];
     /* Unknown or malformed tokens are already "logged out": 204 either way. */
     if (token_hash(json_string_value(json_object_get(body, "refresh_token")), hash) == 0) {
-        db_conn *c = acquire_or_503(req, res);
+        db_conn *c = service_db_acquire(req, res);
         if (!c)
             goto out;
         char now[32];
@@ -448,7 +448,7 @@ static void auth_logout(http_req *req, http_res *res)
                     "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND "
                     "family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
                     p, 2, NULL) != DB_OK) {
-            answer_db_error(req, res, c, "logout");
+            service_db_failed(req, res, c, "logout");
             db_release(c);
             goto out;
         }
@@ -506,7 +506,7 @@ static void auth_verify_email(http_req *req, http_res *res)
         return;
     if (answer_if_errors(req, res, errors))
         goto out;
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         goto out;
     char uid[UUID_STR_LEN], now[32];
@@ -526,7 +526,7 @@ static void auth_verify_email(http_req *req, http_res *res)
     }
     if (spent < 0 || rc != DB_OK) {
         db_rollback(c);
-        answer_db_error(req, res, c, "verify email");
+        service_db_failed(req, res, c, "verify email");
     } else if (spent == 0) {
         db_rollback(c);
         invalid_token(req, res);
@@ -541,7 +541,7 @@ out:
 
 static void auth_resend_verification(http_req *req, http_res *res)
 {
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     const db_param p[] = {DB_TEXT(req->user_id)};
@@ -550,7 +550,7 @@ static void auth_resend_verification(http_req *req, http_res *res)
             DB_OK ||
         db_rows_next(r) != 1) {
         db_rows_free(r);
-        answer_db_error(req, res, c, "resend verification");
+        service_db_failed(req, res, c, "resend verification");
         db_release(c);
         return;
     }
@@ -572,7 +572,7 @@ static void auth_resend_verification(http_req *req, http_res *res)
         rc = db_commit(c);
     if (rc != DB_OK) {
         db_rollback(c);
-        answer_db_error(req, res, c, "resend verification");
+        service_db_failed(req, res, c, "resend verification");
         db_release(c);
         return;
     }
@@ -650,7 +650,7 @@ static void auth_reset_password(http_req *req, http_res *res)
         goto out;
     const char *token = json_string_value(json_object_get(body, "token"));
     const char *password = json_string_value(json_object_get(body, "password"));
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         goto out;
     /* Look the owner up first: the policy needs their email, and hashing must not happen
@@ -703,7 +703,7 @@ static void auth_reset_password(http_req *req, http_res *res)
     }
     if (spent < 0 || rc != DB_OK) {
         db_rollback(c);
-        answer_db_error(req, res, c, "reset password");
+        service_db_failed(req, res, c, "reset password");
     } else if (spent == 0) {
         db_rollback(c);
         invalid_token(req, res);

@@ -17,13 +17,13 @@
 
 static void me_get(http_req *req, http_res *res)
 {
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     int dberr = 0;
     json_t *user = user_load(c, req->user_id, 0, NULL, NULL, &dberr);
     if (!user)
-        answer_db_error(req, res, c, "load profile");
+        service_db_failed(req, res, c, "load profile");
     else
         http_res_json(req, res, 200, user);
     db_release(c);
@@ -56,7 +56,7 @@ static void me_patch(http_req *req, http_res *res)
         http_res_problem(req, res, 422, "Some fields are invalid.", errors);
         goto out;
     }
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         goto out;
     /* One statement whatever is sent: a field that is absent keeps its value (flag = 0), a
@@ -85,7 +85,7 @@ static void me_patch(http_req *req, http_res *res)
     int dberr = 0;
     json_t *user = rc == DB_OK ? user_load(c, req->user_id, 0, NULL, NULL, &dberr) : NULL;
     if (!user)
-        answer_db_error(req, res, c, "update profile");
+        service_db_failed(req, res, c, "update profile");
     else
         http_res_json(req, res, 200, user);
     db_release(c);
@@ -103,7 +103,7 @@ static int password_matches(http_req *req, http_res *res, db_conn *c, const char
     if (db_query(c, "SELECT password_hash, email FROM users WHERE id = $1", p, 1, &r) != DB_OK ||
         db_rows_next(r) != 1) {
         db_rows_free(r);
-        answer_db_error(req, res, c, "password check");
+        service_db_failed(req, res, c, "password check");
         return 0;
     }
     int ok = password_verify(db_col_text(r, 0), password) == 0;
@@ -133,7 +133,7 @@ static void me_password(http_req *req, http_res *res)
         http_res_problem(req, res, 422, "Some fields are invalid.", errors);
         goto out;
     }
-    c = acquire_or_503(req, res);
+    c = service_db_acquire(req, res);
     if (!c)
         goto out;
     char email[EMAIL_MAX + 1];
@@ -170,7 +170,7 @@ static void me_password(http_req *req, http_res *res)
         rc = db_commit(c);
     if (rc != DB_OK) {
         db_rollback(c);
-        answer_db_error(req, res, c, "password change");
+        service_db_failed(req, res, c, "password change");
         goto out;
     }
     http_res_bytes(req, res, 204, "application/json", NULL, 0);
@@ -237,7 +237,7 @@ static const struct {
 
 static void me_export(http_req *req, http_res *res)
 {
-    db_conn *c = acquire_or_503(req, res);
+    db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
     int dberr = 0;
@@ -266,7 +266,7 @@ static void me_export(http_req *req, http_res *res)
                         "attachment; filename=\"oet-praxis-export.json\"");
         http_res_json(req, res, 200, doc);
     } else {
-        answer_db_error(req, res, c, "export");
+        service_db_failed(req, res, c, "export");
     }
     db_release(c);
 }
@@ -302,7 +302,7 @@ static void me_delete(http_req *req, http_res *res)
         http_res_problem(req, res, 422, "Confirm with your password.", errors);
         goto out;
     }
-    c = acquire_or_503(req, res);
+    c = service_db_acquire(req, res);
     if (!c)
         goto out;
     if (!password_matches(req, res, c, json_string_value(json_object_get(body, "password")),
@@ -310,7 +310,7 @@ static void me_delete(http_req *req, http_res *res)
         goto out;
     keys = audio_keys(c, req->user_id);
     if (!keys) {
-        answer_db_error(req, res, c, "erase: audio lookup");
+        service_db_failed(req, res, c, "erase: audio lookup");
         goto out;
     }
     char now[32], anon_email[80];
@@ -350,7 +350,7 @@ static void me_delete(http_req *req, http_res *res)
         rc = db_commit(c);
     if (rc != DB_OK) {
         db_rollback(c);
-        answer_db_error(req, res, c, "erase");
+        service_db_failed(req, res, c, "erase");
         goto out;
     }
     size_t i;

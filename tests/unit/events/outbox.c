@@ -3,6 +3,7 @@
  * dispatchers on two handles run each of 200 jobs exactly once; and a job committed before a
  * "crash" runs exactly once after a restart. */
 #include "events/outbox.h"
+#include "testdb.h"
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -43,97 +44,38 @@ typedef struct {
 
 typedef struct {
     db *d;
-    char url[600];
-    char dir[512];
-    char pg_admin_url[512];
-    char pg_db[64];
+    testdb t;
     counter k;
     handler_ctx ctx[2];
 } fixture;
 
-static const char *tmp_base(void)
-{
-    const char *t = getenv("PRAXIS_TEST_TMP");
-    return t && *t ? t : "/tmp";
-}
-
-static int setup_dir(fixture *fx)
-{
-    (void)mkdir(tmp_base(), 0755);
-    snprintf(fx->dir, sizeof(fx->dir), "%s/outbox-%d-XXXXXX", tmp_base(), (int)getpid());
-    return mkdtemp(fx->dir) ? 0 : -1;
-}
-
-static fixture *fixture_new(void)
+static int setup(void **state, int postgres)
 {
     fixture *fx = calloc(1, sizeof(*fx));
     if (!fx)
-        return NULL;
-    if (pthread_mutex_init(&fx->k.lock, NULL) != 0 || setup_dir(fx) != 0) {
+        return -1;
+    int rc = testdb_create(&fx->t, postgres, "outbox");
+    if (rc == TESTDB_SKIP) {
         free(fx);
-        return NULL;
-    }
-    fx->ctx[0] = (handler_ctx){&fx->k, 0};
-    fx->ctx[1] = (handler_ctx){&fx->k, 1};
-    return fx;
-}
-
-static int open_and_migrate(fixture *fx)
-{
-    char err[256];
-    db_options o = {.url = fx->url, .pool_size = 4};
-    if (db_open(&o, &fx->d, err, sizeof(err)) != 0 ||
-        migrate_run(fx->d, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "setup: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    fixture *fx = fixture_new();
-    if (!fx)
-        return -1;
-    snprintf(fx->url, sizeof(fx->url), "sqlite://%s/outbox.db", fx->dir);
-    *state = fx;
-    return open_and_migrate(fx);
-}
-
-/* A fresh database per test on the throwaway cluster, so reruns start clean. */
-static int setup_pg(void **state)
-{
-    const char *base = getenv("PRAXIS_TEST_PG_URL");
-    if (!base || !*base) {
-        fprintf(stderr, "PRAXIS_TEST_PG_URL is not set: PostgreSQL outbox tests skipped\n");
         *state = NULL;
         return 0;
     }
-    fixture *fx = fixture_new();
-    if (!fx)
+    if (pthread_mutex_init(&fx->k.lock, NULL) != 0) {
+        testdb_destroy(&fx->t);
+        free(fx);
         return -1;
+    }
+    fx->ctx[0] = (handler_ctx){&fx->k, 0};
+    fx->ctx[1] = (handler_ctx){&fx->k, 1};
     *state = fx;
-    snprintf(fx->pg_admin_url, sizeof(fx->pg_admin_url), "%s", base);
-    snprintf(fx->pg_db, sizeof(fx->pg_db), "praxis_outbox_%d", (int)getpid());
-    char err[256], sql[128];
-    db *admin = NULL;
-    db_options ao = {.url = base, .pool_size = 1};
-    if (db_open(&ao, &admin, err, sizeof(err)) != 0)
+    if (rc != TESTDB_OK)
         return -1;
-    db_conn *c = db_acquire(admin);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", fx->pg_db);
-    int rc = db_exec(c, sql, NULL, 0, NULL);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->pg_db);
-    if (rc == DB_OK)
-        rc = db_exec(c, sql, NULL, 0, NULL);
-    db_release(c);
-    db_close(admin);
-    if (rc != DB_OK)
-        return -1;
-    const char *slash = strrchr(base, '/');
-    snprintf(fx->url, sizeof(fx->url), "%.*s/%s", (int)(slash - base), base, fx->pg_db);
-    return open_and_migrate(fx);
+    return testdb_open_migrated(&fx->t, 4, &fx->d) == TESTDB_OK ? 0 : -1;
 }
+
+/* A fresh database per test (on the throwaway cluster for PostgreSQL): reruns start clean. */
+static int setup_sqlite(void **state) { return setup(state, 0); }
+static int setup_pg(void **state) { return setup(state, 1); }
 
 static int teardown(void **state)
 {
@@ -141,21 +83,7 @@ static int teardown(void **state)
     if (!fx)
         return 0;
     db_close(fx->d);
-    if (fx->pg_db[0]) {
-        db *admin = NULL;
-        char err[256], sql[128];
-        db_options ao = {.url = fx->pg_admin_url, .pool_size = 1};
-        if (db_open(&ao, &admin, err, sizeof(err)) == 0) {
-            db_conn *c = db_acquire(admin);
-            snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", fx->pg_db);
-            (void)!db_exec(c, sql, NULL, 0, NULL);
-            db_release(c);
-            db_close(admin);
-        }
-    }
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    (void)!system(cmd);
+    testdb_destroy(&fx->t);
     (void)pthread_mutex_destroy(&fx->k.lock);
     free(fx);
     return 0;
@@ -521,7 +449,7 @@ static void test_two_dispatchers_run_each_job_once(void **state)
         skip();
     db *d2 = NULL;
     char err[256];
-    db_options o2 = {.url = fx->url, .pool_size = 4};
+    db_options o2 = {.url = fx->t.url, .pool_size = 4};
     assert_int_equal(db_open(&o2, &d2, err, sizeof(err)), 0);
     fx->k.sleep_us = 300;
     outbox_options opts = {.poll_ms = 5};
@@ -574,7 +502,7 @@ static void test_job_survives_a_crash(void **state)
 
     /* Restart on the same database: the job is sent, once. */
     char err[256];
-    db_options o = {.url = fx->url, .pool_size = 4};
+    db_options o = {.url = fx->t.url, .pool_size = 4};
     assert_int_equal(db_open(&o, &fx->d, err, sizeof(err)), 0);
     outbox_options opts = {.poll_ms = 20};
     outbox_dispatcher *fresh = dispatcher(fx, fx->d, 1, &opts);

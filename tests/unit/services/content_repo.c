@@ -7,6 +7,7 @@
 #include "services/seed.h"
 
 #include "store/migrate.h"
+#include "testdb.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,82 +21,29 @@
 
 typedef struct {
     db *d;
-    char dir[512];
-    char pg_admin_url[512];
-    char pg_db[64];
+    testdb t;
 } fixture;
 
-static const char *tmp_base(void)
-{
-    const char *t = getenv("PRAXIS_TEST_TMP");
-    return t && *t ? t : "/tmp";
-}
-
-static int setup_dir(fixture *fx)
-{
-    (void)mkdir(tmp_base(), 0755);
-    snprintf(fx->dir, sizeof(fx->dir), "%s/content-%d-XXXXXX", tmp_base(), (int)getpid());
-    return mkdtemp(fx->dir) ? 0 : -1;
-}
-
-static int setup_sqlite(void **state)
+static int setup(void **state, int postgres)
 {
     fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx || setup_dir(fx) != 0)
+    if (!fx)
         return -1;
-    char url[600], err[256];
-    snprintf(url, sizeof(url), "sqlite://%s/content.db", fx->dir);
-    db_options o = {.url = url, .pool_size = 2};
-    if (db_open(&o, &fx->d, err, sizeof(err)) != 0 ||
-        migrate_run(fx->d, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "setup: %s\n", err);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-/* A fresh database per test on the throwaway cluster, so reruns start clean. */
-static int setup_pg(void **state)
-{
-    static int seq;
-    const char *base = getenv("PRAXIS_TEST_PG_URL");
-    if (!base || !*base) {
-        fprintf(stderr, "PRAXIS_TEST_PG_URL is not set: PostgreSQL content tests skipped\n");
+    int rc = testdb_create(&fx->t, postgres, "content");
+    if (rc == TESTDB_SKIP) {
+        free(fx);
         *state = NULL;
         return 0;
     }
-    fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx || setup_dir(fx) != 0)
-        return -1;
-    snprintf(fx->pg_admin_url, sizeof(fx->pg_admin_url), "%s", base);
-    snprintf(fx->pg_db, sizeof(fx->pg_db), "praxis_content_%d_%d", (int)getpid(), ++seq);
-    char err[256], sql[128], url[600];
-    db *admin = NULL;
-    db_options ao = {.url = base, .pool_size = 1};
-    if (db_open(&ao, &admin, err, sizeof(err)) != 0)
-        return -1;
-    db_conn *c = db_acquire(admin);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", fx->pg_db);
-    int rc = db_exec(c, sql, NULL, 0, NULL);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->pg_db);
-    if (rc == DB_OK)
-        rc = db_exec(c, sql, NULL, 0, NULL);
-    db_release(c);
-    db_close(admin);
-    if (rc != DB_OK)
-        return -1;
-    const char *slash = strrchr(base, '/');
-    snprintf(url, sizeof(url), "%.*s/%s", (int)(slash - base), base, fx->pg_db);
-    db_options o = {.url = url, .pool_size = 2};
-    if (db_open(&o, &fx->d, err, sizeof(err)) != 0 ||
-        migrate_run(fx->d, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "setup: %s\n", err);
-        return -1;
-    }
     *state = fx;
-    return 0;
+    if (rc != TESTDB_OK)
+        return -1;
+    return testdb_open_migrated(&fx->t, 2, &fx->d) == TESTDB_OK ? 0 : -1;
 }
+
+/* A fresh database per test (on the throwaway cluster for PostgreSQL): reruns start clean. */
+static int setup_sqlite(void **state) { return setup(state, 0); }
+static int setup_pg(void **state) { return setup(state, 1); }
 
 static int teardown(void **state)
 {
@@ -103,21 +51,7 @@ static int teardown(void **state)
     if (!fx)
         return 0;
     db_close(fx->d);
-    if (fx->pg_db[0]) {
-        db *admin = NULL;
-        char err[256], sql[128];
-        db_options ao = {.url = fx->pg_admin_url, .pool_size = 1};
-        if (db_open(&ao, &admin, err, sizeof(err)) == 0) {
-            db_conn *c = db_acquire(admin);
-            snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", fx->pg_db);
-            (void)!db_exec(c, sql, NULL, 0, NULL);
-            db_release(c);
-            db_close(admin);
-        }
-    }
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    (void)!system(cmd);
+    testdb_destroy(&fx->t);
     free(fx);
     return 0;
 }
@@ -490,15 +424,15 @@ static void test_seed_library(void **state)
 
     /* A changed file: a new version, published; the rest of the library is left alone. */
     char path[1024], sdir[600];
-    snprintf(path, sizeof(path), "%s/plans.json", fx->dir);
+    snprintf(path, sizeof(path), "%s/plans.json", fx->t.dir);
     copy_file(PRAXIS_SOURCE_DIR "/data/plans.json", path, NULL, NULL);
-    snprintf(sdir, sizeof(sdir), "%s/scenarios", fx->dir);
+    snprintf(sdir, sizeof(sdir), "%s/scenarios", fx->t.dir);
     assert_int_equal(mkdir(sdir, 0755), 0);
     snprintf(path, sizeof(path), "%s/medicine-new-hypertension.json", sdir);
     copy_file(PRAXIS_SOURCE_DIR "/data/scenarios/medicine-new-hypertension.json", path,
               "\"Explaining a new diagnosis of high blood pressure\"",
               "\"Explaining a new diagnosis of hypertension\"");
-    assert_int_equal(seed_run(fx->d, fx->dir, &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.scenarios_updated, 1);
     assert_int_equal(rep.scenarios_created + rep.scenarios_unchanged, 0);
     char id[UUID_STR_LEN];
@@ -508,7 +442,7 @@ static void test_seed_library(void **state)
     assert_int_equal(json_integer_value(json_object_get(v, "version")), 2);
     assert_string_equal(title_of(v), "Explaining a new diagnosis of hypertension");
     json_decref(v);
-    assert_int_equal(seed_run(fx->d, fx->dir, &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.scenarios_unchanged, 1);
 
     /* An invalid file stops the whole seed, names the file and its first problem, and writes
@@ -519,7 +453,7 @@ static void test_seed_library(void **state)
     snprintf(path, sizeof(path), "%s/zz-broken.json", sdir);
     copy_file(PRAXIS_SOURCE_DIR "/data/scenarios/medicine-new-hypertension.json", path,
               "\"voice\": \"rms\"", "\"voice\": \"robot\"");
-    assert_int_equal(seed_run(fx->d, fx->dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "zz-broken.json"));
     assert_non_null(strstr(err, "patient_card.voice"));
     assert_int_equal(scenario_repo_candidate_view(c, id, &v), DB_OK);
@@ -527,7 +461,7 @@ static void test_seed_library(void **state)
     json_decref(v);
     /* Two files with one slug are refused as well. */
     copy_file(PRAXIS_SOURCE_DIR "/data/scenarios/medicine-new-hypertension.json", path, NULL, NULL);
-    assert_int_equal(seed_run(fx->d, fx->dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "also used by"));
     db_release(c);
 }
