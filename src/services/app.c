@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "services/ops/ops.h"
+#include "services/sessions/sessions.h"
 #include "services/users/users.h"
 
 #include <stdio.h>
@@ -59,6 +60,8 @@ int app_register_routes(router *r, unsigned services)
     if ((services & SERVICE_USERS) && users_register_routes(r) != 0)
         return -1;
     if ((services & SERVICE_CONTENT) && content_register_routes(r) != 0)
+        return -1;
+    if ((services & SERVICE_SESSIONS) && sessions_register_routes(r) != 0)
         return -1;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "events/email.h"
 #include "services/app.h"
 #include "services/users/jwt.h"
+#include "services/sessions/sessions.h"
 #include "services/users/users.h"
 #include "store/blob.h"
 #include "store/migrate.h"
@@ -95,6 +96,7 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     cache *mem = NULL;
     jwt_keyring *keys = NULL;
     outbox_dispatcher *outbox = NULL;
+    sessions_sweeper *sweeper = NULL;
     cors_policy cors = {0};
     if (serve_open_db(cfg, &d) != 0) {
         rc = EXIT_USAGE;
@@ -128,6 +130,11 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     outbox = outbox_dispatcher_new(d, &oo);
     if (!outbox || email_register(outbox, &mail) != 0 || outbox_dispatcher_start(outbox) != 0) {
         log_error("the outbox dispatcher could not start");
+        goto out;
+    }
+    /* Completes sessions at their deadline and abandons idle ones (10 minutes). */
+    if ((services & SERVICE_SESSIONS) && !(sweeper = sessions_sweeper_start(d, 1000, 600))) {
+        log_error("the session sweeper could not start");
         goto out;
     }
     metrics_register_process();
@@ -175,6 +182,7 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     rc = 0;
 out:
     http_server_free(srv);
+    sessions_sweeper_stop(sweeper);
     outbox_dispatcher_free(outbox);
     cache_free(mem);
     jwt_keyring_free(keys);

@@ -1,0 +1,44 @@
+/* Shared by the sessions service's files. */
+#ifndef PRAXIS_SERVICES_SESSIONS_INTERNAL_H
+#define PRAXIS_SERVICES_SESSIONS_INTERNAL_H
+
+#include "core/ids.h"
+#include "services/ai/patient.h"
+#include "store/db.h"
+#include <jansson.h>
+
+/* A session row as the service needs it. */
+typedef struct session_row {
+    char id[UUID_STR_LEN];
+    char user_id[UUID_STR_LEN];
+    char scenario_id[UUID_STR_LEN];
+    long long version;
+    char mode[8];
+    char status[16];
+    long long seed;
+    int64_t started_ms;  /* -1 when not started */
+    int64_t ends_ms;     /* -1 when not started */
+    json_t *patient_state;
+} session_row;
+
+#define SESSION_COLUMNS                                                                        \
+    "id, user_id, scenario_id, scenario_version, mode, status, seed, started_at, ends_at, "     \
+    "patient_state"
+
+/* Loads a session; 1 found, 0 not found, <0 DB error. Caller frees row->patient_state. */
+int session_load(db_conn *c, const char *id, session_row *row);
+
+/* Appends the patient's closing line and marks the session completed, in the caller's
+ * transaction. at_ms is the wall-clock time of completion. */
+int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t at_ms);
+
+/* A turn row; meta may be NULL. */
+int turn_insert(db_conn *c, const char *session_id, long long n, const char *speaker,
+                const char *text, int64_t t_ms, const json_t *meta);
+/* The next turn number of a session. */
+int turn_next_n(db_conn *c, const char *session_id, long long *n);
+
+/* The engine's context for a card (borrowed pointers into card). */
+void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
+
+#endif

@@ -1,0 +1,538 @@
+/* /v1/sessions: create, start, text turns, end, read and list practice sessions. Only the owner
+ * acts on a session; tutors and admins may read it; anybody else gets 404 (not 403: a session
+ * id must not reveal that it exists). */
+#include "services/sessions/internal.h"
+#include "services/sessions/sessions.h"
+
+#include "cache/ratelimit.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "http/server.h"
+#include "services/app.h"
+#include "services/content/content.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TURN_TEXT_MAX 2000
+
+static void not_found(http_req *req, http_res *res)
+{
+    http_res_problem(req, res, 404, "No session with this id.", NULL);
+}
+
+static void conflict(http_req *req, http_res *res, const char *detail)
+{
+    http_res_problem_full(req, res, 409, "wrong-state", "Wrong Session State", detail, NULL);
+}
+
+static json_t *text_or_null(const db_rows *r, size_t i)
+{
+    const char *v = db_col_text(r, i);
+    return v ? json_string(v) : json_null();
+}
+
+#define SESSION_VIEW_COLUMNS                                                                   \
+    "s.id, s.scenario_id, s.scenario_version, s.mode, s.status, s.prep_ends_at, s.started_at, " \
+    "s.ends_at, s.completed_at, s.abandoned_at, s.created_at, v.title, v.profession, "         \
+    "v.difficulty, s.user_id"
+
+static json_t *session_view_row(const db_rows *r)
+{
+    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}}",
+                     "id", text_or_null(r, 0), "scenario_id", text_or_null(r, 1),
+                     "scenario_version", (json_int_t)db_col_int(r, 2), "mode", text_or_null(r, 3),
+                     "status", text_or_null(r, 4), "prep_ends_at", text_or_null(r, 5),
+                     "started_at", text_or_null(r, 6), "ends_at", text_or_null(r, 7),
+                     "completed_at", text_or_null(r, 8), "abandoned_at", text_or_null(r, 9),
+                     "created_at", text_or_null(r, 10), "scenario", "title", text_or_null(r, 11),
+                     "profession", text_or_null(r, 12), "difficulty", text_or_null(r, 13));
+}
+
+static json_t *turn_json(long long n, const char *speaker, const char *text, int64_t t_ms)
+{
+    return json_pack("{s:I, s:s, s:s, s:I, s:n}", "n", (json_int_t)n, "speaker", speaker, "text",
+                     text, "t_ms", (json_int_t)t_ms, "audio_url");
+}
+
+/* The session with its transcript; NULL + *found 0 when absent or not visible to the caller. */
+static json_t *session_view(http_req *req, db_conn *c, const char *id, int *found, int *dberr)
+{
+    *found = 0;
+    *dberr = 0;
+    const db_param p[] = {DB_TEXT(id)};
+    db_rows *r = NULL;
+    if (db_query(c,
+                 "SELECT " SESSION_VIEW_COLUMNS " FROM sessions s JOIN scenario_versions v ON "
+                 "v.scenario_id = s.scenario_id AND v.version = s.scenario_version WHERE s.id = $1",
+                 p, 1, &r) != DB_OK) {
+        *dberr = 1;
+        return NULL;
+    }
+    json_t *view = NULL;
+    if (db_rows_next(r) == 1 &&
+        (strcmp(db_col_text(r, 14), req->user_id) == 0 || (req->role & AUTH_STAFF)))
+        view = session_view_row(r);
+    db_rows_free(r);
+    if (!view)
+        return NULL;
+    *found = 1;
+    json_t *turns = json_array();
+    if (db_query(c, "SELECT n, speaker, text, t_ms FROM turns WHERE session_id = $1 ORDER BY n",
+                 p, 1, &r) != DB_OK) {
+        *dberr = 1;
+        json_decref(turns);
+        json_decref(view);
+        return NULL;
+    }
+    while (db_rows_next(r) == 1)
+        json_array_append_new(turns, turn_json(db_col_int(r, 0), db_col_text(r, 1),
+                                               db_col_text(r, 2), db_col_int(r, 3)));
+    db_rows_free(r);
+    json_object_set_new(view, "turns", turns);
+    return view;
+}
+
+/* Loads a session the caller owns (others: 404). 1 loaded, 0 answered (404/500). */
+static int load_owned(http_req *req, http_res *res, db_conn *c, session_row *row)
+{
+    int rc = session_load(c, http_req_param(req, "id"), row);
+    if (rc < 0) {
+        service_db_failed(req, res, c, "sessions: load session");
+        return 0;
+    }
+    if (rc == 0 || strcmp(row->user_id, req->user_id) != 0) {
+        json_decref(row->patient_state);
+        row->patient_state = NULL;
+        not_found(req, res);
+        return 0;
+    }
+    return 1;
+}
+
+static void answer_view(http_req *req, http_res *res, db_conn *c, const char *id, int status)
+{
+    int found, dberr;
+    json_t *v = session_view(req, c, id, &found, &dberr);
+    if (v)
+        http_res_json(req, res, status, v);
+    else if (dberr)
+        service_db_failed(req, res, c, "sessions: read session");
+    else
+        not_found(req, res);
+}
+
+/* ---- create ----------------------------------------------------------------------------- */
+
+static const json_field_spec create_spec[] = {
+    {.name = "scenario_id", .type = JF_STRING, .required = 1, .max_len = 36},
+    {.name = "mode", .type = JF_STRING, .required = 1},
+};
+
+static void session_create(http_req *req, http_res *res)
+{
+    json_t *body = http_req_json(req, res);
+    if (!body)
+        return;
+    json_t *errors = json_array();
+    json_t *card = NULL;
+    db_conn *c = NULL;
+    json_validate(body, create_spec, ARRAY_LEN(create_spec), 1, errors);
+    const char *sid = json_string_value(json_object_get(body, "scenario_id"));
+    const char *mode = json_string_value(json_object_get(body, "mode"));
+    if (sid && !id_is_uuid(sid, strlen(sid)))
+        json_errors_add(errors, "scenario_id", "must be a scenario id (UUID)");
+    if (mode && strcmp(mode, "text") != 0 && strcmp(mode, "voice") != 0)
+        json_errors_add(errors, "mode", "must be text or voice");
+    else if (mode && strcmp(mode, "voice") == 0)
+        /* Speech recognition and synthesis are not part of this build yet: refusing is
+         * honest, accepting would strand the candidate in a session they cannot speak in. */
+        json_errors_add(errors, "mode", "voice sessions are not available on this server yet");
+    if (json_array_size(errors) > 0) {
+        http_res_problem(req, res, 422, "Some fields are invalid.", errors);
+        goto out;
+    }
+    c = service_db_acquire(req, res);
+    if (!c)
+        goto out;
+    char lower[UUID_STR_LEN];
+    for (size_t i = 0; i < UUID_STR_LEN; i++)
+        lower[i] = (sid[i] >= 'A' && sid[i] <= 'F') ? (char)(sid[i] - 'A' + 'a') : sid[i];
+    long long version = 0;
+    int rc = content_published_card(c, lower, &version, &card);
+    if (rc == 1) {
+        json_errors_add(errors, "scenario_id", "no published scenario has this id");
+        http_res_problem(req, res, 422, "Some fields are invalid.", errors);
+        goto out;
+    }
+    if (rc != DB_OK) {
+        service_db_failed(req, res, c, "sessions: load scenario");
+        goto out;
+    }
+    patient_context ctx;
+    long long seed = (long long)(randombytes_random() & 0x7fffffff);
+    patient_ctx_for(&ctx, card, seed);
+    json_t *state = patient_state_new(&ctx);
+    char *state_text = state ? json_dumps(state, JSON_COMPACT) : NULL;
+    json_decref(state);
+    char id[UUID_STR_LEN], now[RFC3339_LEN], prep_end[RFC3339_LEN];
+    id_uuid7(id);
+    int64_t t = time_now_ms();
+    time_format_rfc3339(t, now);
+    app *a = req->app;
+    long long prep = json_integer_value(json_object_get(card, "prep_seconds"));
+    time_format_rfc3339(t + (int64_t)((double)prep * 1000.0 * a->cfg->session_time_scale),
+                        prep_end);
+    const db_param p[] = {DB_TEXT(id),    DB_TEXT(req->user_id), DB_TEXT(lower), DB_INT(version),
+                          DB_TEXT(mode),  DB_INT(seed),          DB_TEXT(prep_end),
+                          DB_TEXT(now),   DB_TEXT(state_text)};
+    rc = db_exec(c,
+                 "INSERT INTO sessions (id, user_id, scenario_id, scenario_version, mode, status, "
+                 "seed, prep_ends_at, last_activity_at, created_at, updated_at, patient_state) "
+                 "VALUES ($1, $2, $3, $4, $5, 'preparing', $6, $7, $8, $8, $8, $9)",
+                 p, ARRAY_LEN(p), NULL);
+    free(state_text);
+    if (rc != DB_OK) {
+        service_db_failed(req, res, c, "sessions: create session");
+        goto out;
+    }
+    http_res_header(req, res, "Location", arena_printf(req->pool, "/v1/sessions/%s", id));
+    answer_view(req, res, c, id, 201);
+out:
+    if (c)
+        db_release(c);
+    json_decref(card);
+    json_decref(errors);
+    json_decref(body);
+}
+
+/* ---- start ------------------------------------------------------------------------------ */
+
+static void session_start(http_req *req, http_res *res)
+{
+    db_conn *c = service_db_acquire(req, res);
+    if (!c)
+        return;
+    session_row row;
+    json_t *card = NULL;
+    if (!load_owned(req, res, c, &row))
+        goto out;
+    if (strcmp(row.status, "preparing") != 0) {
+        conflict(req, res, "Only a session that is preparing can be started.");
+        goto out;
+    }
+    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: load card");
+        goto out;
+    }
+    patient_context ctx;
+    patient_ctx_for(&ctx, card, row.seed);
+    if (!row.patient_state)
+        row.patient_state = patient_state_new(&ctx);
+    patient_reply open = {0};
+    if (patient_open(&ctx, row.patient_state, &open) != 0) {
+        service_db_failed(req, res, c, "sessions: patient opening");
+        goto out;
+    }
+    int64_t t = time_now_ms();
+    char now[RFC3339_LEN], ends[RFC3339_LEN];
+    time_format_rfc3339(t, now);
+    app *a = req->app;
+    time_format_rfc3339(t + (int64_t)((double)ctx.roleplay_seconds * 1000.0 *
+                                      a->cfg->session_time_scale),
+                        ends);
+    char *state = json_dumps(row.patient_state, JSON_COMPACT);
+    const db_param p[] = {DB_TEXT(now), DB_TEXT(ends), DB_TEXT(state), DB_TEXT(row.id)};
+    int64_t affected = 0;
+    int rc = db_begin(c);
+    if (rc == DB_OK)
+        rc = db_exec(c,
+                     "UPDATE sessions SET status = 'active', started_at = $1, ends_at = $2, "
+                     "last_activity_at = $1, updated_at = $1, patient_state = $3 "
+                     "WHERE id = $4 AND status = 'preparing'",
+                     p, 4, &affected);
+    if (rc == DB_OK && affected == 1 && open.text && *open.text)
+        rc = turn_insert(c, row.id, 0, "patient", open.text, 0, open.meta);
+    if (rc == DB_OK && affected == 1)
+        rc = db_commit(c);
+    free(state);
+    patient_reply_free(&open);
+    if (rc != DB_OK || affected != 1) {
+        db_rollback(c);
+        if (rc == DB_OK)
+            conflict(req, res, "The session was started by another request.");
+        else
+            service_db_failed(req, res, c, "sessions: start session");
+        goto out;
+    }
+    answer_view(req, res, c, row.id, 200);
+out:
+    json_decref(row.patient_state);
+    json_decref(card);
+    db_release(c);
+}
+
+/* ---- turns -------------------------------------------------------------------------------- */
+
+static const json_field_spec turn_spec[] = {
+    {.name = "text", .type = JF_STRING, .required = 1, .max_len = TURN_TEXT_MAX},
+};
+
+/* Completes an active session whose time ran out; answers 409 (time is up). */
+static void finish_late(http_req *req, http_res *res, db_conn *c, session_row *row,
+                        const json_t *card)
+{
+    int rc = db_begin(c);
+    if (rc == DB_OK)
+        rc = session_complete(c, row, card, time_now_ms());
+    if (rc == DB_OK)
+        rc = db_commit(c);
+    if (rc != DB_OK)
+        db_rollback(c); /* the sweeper will complete it */
+    conflict(req, res, "The role-play time is over; the session has ended.");
+}
+
+static void session_turn(http_req *req, http_res *res)
+{
+    json_t *body = http_req_json(req, res);
+    if (!body)
+        return;
+    json_t *errors = json_array();
+    json_t *card = NULL;
+    db_conn *c = NULL;
+    session_row row;
+    memset(&row, 0, sizeof(row));
+    patient_reply reply = {0};
+    json_validate(body, turn_spec, ARRAY_LEN(turn_spec), 1, errors);
+    const char *text = json_string_value(json_object_get(body, "text"));
+    if (text && !*text)
+        json_errors_add(errors, "text", "must not be empty");
+    if (json_array_size(errors) > 0) {
+        http_res_problem(req, res, 422, "Some fields are invalid.", errors);
+        goto out;
+    }
+    c = service_db_acquire(req, res);
+    if (!c)
+        goto out;
+    if (!load_owned(req, res, c, &row))
+        goto out;
+    if (strcmp(row.status, "active") != 0) {
+        conflict(req, res, strcmp(row.status, "preparing") == 0
+                               ? "Start the role-play before speaking."
+                               : "This session has ended.");
+        goto out;
+    }
+    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: load card");
+        goto out;
+    }
+    int64_t now_ms = time_now_ms();
+    if (now_ms >= row.ends_ms) {
+        finish_late(req, res, c, &row, card);
+        goto out;
+    }
+    int64_t t = now_ms - row.started_ms;
+    patient_context ctx;
+    patient_ctx_for(&ctx, card, row.seed);
+    if (!row.patient_state)
+        row.patient_state = patient_state_new(&ctx);
+    if (patient_respond(&ctx, row.patient_state, text, t, &reply) != 0) {
+        service_db_failed(req, res, c, "sessions: patient reply");
+        goto out;
+    }
+    char now[RFC3339_LEN];
+    time_format_rfc3339(now_ms, now);
+    char *state = json_dumps(row.patient_state, JSON_COMPACT);
+    long long n = 0;
+    int64_t affected = 0;
+    int rc = db_begin(c);
+    if (rc == DB_OK)
+        rc = turn_next_n(c, row.id, &n);
+    if (rc == DB_OK)
+        rc = turn_insert(c, row.id, n, "candidate", text, t, NULL);
+    if (rc == DB_OK)
+        rc = turn_insert(c, row.id, n + 1, "patient", reply.text, t, reply.meta);
+    if (rc == DB_OK) {
+        const db_param p[] = {DB_TEXT(now), DB_TEXT(state), DB_TEXT(row.id)};
+        rc = db_exec(c,
+                     "UPDATE sessions SET last_activity_at = $1, updated_at = $1, "
+                     "patient_state = $2 WHERE id = $3 AND status = 'active'",
+                     p, 3, &affected);
+    }
+    if (rc == DB_OK && affected == 1 && reply.closing) {
+        const db_param p[] = {DB_TEXT(now), DB_TEXT(row.id)};
+        rc = db_exec(c,
+                     "UPDATE sessions SET status = 'completed', completed_at = $1 WHERE id = $2",
+                     p, 2, NULL);
+    }
+    if (rc == DB_OK && affected == 1)
+        rc = db_commit(c);
+    free(state);
+    if (rc != DB_OK || affected != 1) {
+        db_rollback(c);
+        if (rc == DB_ECONSTRAINT || (rc == DB_OK && affected != 1))
+            conflict(req, res, "Another turn of this session is being processed; try again.");
+        else
+            service_db_failed(req, res, c, "sessions: store turn");
+        goto out;
+    }
+    json_t *out = json_pack("{s:o, s:o, s:s}", "candidate_turn",
+                            turn_json(n, "candidate", text, t), "patient_turn",
+                            turn_json(n + 1, "patient", reply.text, t), "status",
+                            reply.closing ? "completed" : "active");
+    http_res_json(req, res, 200, out);
+out:
+    patient_reply_free(&reply);
+    json_decref(row.patient_state);
+    json_decref(card);
+    if (c)
+        db_release(c);
+    json_decref(errors);
+    json_decref(body);
+}
+
+/* ---- end, read, list ---------------------------------------------------------------------- */
+
+static void session_end(http_req *req, http_res *res)
+{
+    db_conn *c = service_db_acquire(req, res);
+    if (!c)
+        return;
+    session_row row;
+    json_t *card = NULL;
+    if (!load_owned(req, res, c, &row))
+        goto out;
+    if (strcmp(row.status, "active") != 0) {
+        conflict(req, res, strcmp(row.status, "preparing") == 0
+                               ? "The role-play has not started."
+                               : "This session has already ended.");
+        goto out;
+    }
+    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: load card");
+        goto out;
+    }
+    int rc = db_begin(c);
+    if (rc == DB_OK)
+        rc = session_complete(c, &row, card, time_now_ms());
+    if (rc == DB_OK)
+        rc = db_commit(c);
+    if (rc != DB_OK) {
+        db_rollback(c);
+        conflict(req, res, "The session changed while ending it; reload it.");
+        goto out;
+    }
+    answer_view(req, res, c, row.id, 200);
+out:
+    json_decref(row.patient_state);
+    json_decref(card);
+    db_release(c);
+}
+
+static void session_get(http_req *req, http_res *res)
+{
+    db_conn *c = service_db_acquire(req, res);
+    if (!c)
+        return;
+    answer_view(req, res, c, http_req_param(req, "id"), 200);
+    db_release(c);
+}
+
+static void session_list(http_req *req, http_res *res)
+{
+    int page, per_page;
+    if (http_req_pagination(req, res, &page, &per_page) != 0)
+        return;
+    const char *status = http_req_query(req, "status");
+    if (status && *status && strcmp(status, "preparing") != 0 && strcmp(status, "active") != 0 &&
+        strcmp(status, "completed") != 0 && strcmp(status, "abandoned") != 0) {
+        json_t *errors = json_array();
+        json_errors_add(errors, "status", "must be preparing, active, completed or abandoned");
+        http_res_problem(req, res, 422, "Invalid filters.", errors);
+        json_decref(errors);
+        return;
+    }
+    if (status && !*status)
+        status = NULL;
+    db_conn *c = service_db_acquire(req, res);
+    if (!c)
+        return;
+    const db_param p[] = {DB_TEXT(req->user_id), DB_TEXT(status), DB_INT(per_page),
+                          DB_INT((long long)(page - 1) * per_page)};
+    db_rows *r = NULL;
+    long long total = -1;
+    if (db_query(c,
+                 "SELECT count(*) FROM sessions s WHERE s.user_id = $1 AND "
+                 "(s.status = $2 OR $2 IS NULL)",
+                 p, 2, &r) == DB_OK &&
+        db_rows_next(r) == 1)
+        total = db_col_int(r, 0);
+    db_rows_free(r);
+    r = NULL;
+    if (total < 0 ||
+        db_query(c,
+                 "SELECT " SESSION_VIEW_COLUMNS " FROM sessions s JOIN scenario_versions v ON "
+                 "v.scenario_id = s.scenario_id AND v.version = s.scenario_version WHERE "
+                 "s.user_id = $1 AND (s.status = $2 OR $2 IS NULL) ORDER BY s.created_at DESC, "
+                 "s.id DESC LIMIT $3 OFFSET $4",
+                 p, 4, &r) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: list sessions");
+        db_release(c);
+        return;
+    }
+    json_t *items = json_array();
+    while (db_rows_next(r) == 1)
+        json_array_append_new(items, session_view_row(r));
+    db_rows_free(r);
+    db_release(c);
+    http_res_json(req, res, 200, http_list_body(items, page, per_page, total));
+}
+
+static const rate_rule turn_limits[] = {
+    {.name = "turn-user", .limit = 60, .window_s = 60, .key = RL_KEY_USER},
+    {.name = NULL},
+};
+static const rate_rule create_limits[] = {
+    {.name = "session-create-user", .limit = 20, .window_s = 3600, .key = RL_KEY_USER},
+    {.name = NULL},
+};
+
+static const int c_create[] = {201, 400, 401, 403, 415, 422, 429, 0};
+static const int c_state[] = {200, 401, 403, 404, 409, 0};
+static const int c_turn[] = {200, 400, 401, 403, 404, 409, 415, 422, 429, 0};
+static const int c_get[] = {200, 401, 403, 404, 0};
+static const int c_list[] = {200, 401, 403, 422, 0};
+
+static const route_def session_routes[] = {
+    {.method = HTTP_POST, .path = "/v1/sessions", .handler = session_create,
+     .service = "sessions", .tag = "sessions", .body = BODY_JSON, .responses = c_create,
+     .auth = AUTH_USER, .rate_limits = create_limits,
+     .summary = "Start preparing a role-play on a published scenario (mode text)"},
+    {.method = HTTP_GET, .path = "/v1/sessions", .handler = session_list, .service = "sessions",
+     .tag = "sessions", .responses = c_list, .auth = AUTH_USER,
+     .summary = "The caller's sessions (?status=, ?page=, ?per_page=)"},
+    {.method = HTTP_GET, .path = "/v1/sessions/{id:uuid}", .handler = session_get,
+     .service = "sessions", .tag = "sessions", .responses = c_get, .auth = AUTH_USER,
+     .summary = "A session with its transcript"},
+    {.method = HTTP_POST, .path = "/v1/sessions/{id:uuid}/start", .handler = session_start,
+     .service = "sessions", .tag = "sessions", .responses = c_state, .auth = AUTH_USER,
+     .summary = "End preparation: the role-play clock starts and the patient speaks first"},
+    {.method = HTTP_POST, .path = "/v1/sessions/{id:uuid}/turns", .handler = session_turn,
+     .service = "sessions", .tag = "sessions", .body = BODY_JSON, .responses = c_turn,
+     .auth = AUTH_USER, .rate_limits = turn_limits,
+     .summary = "Say something to the patient (text); returns both turns"},
+    {.method = HTTP_POST, .path = "/v1/sessions/{id:uuid}/end", .handler = session_end,
+     .service = "sessions", .tag = "sessions", .responses = c_state, .auth = AUTH_USER,
+     .summary = "End the role-play now; the patient closes the scene"},
+};
+
+int sessions_register_routes(router *r)
+{
+    for (size_t i = 0; i < ARRAY_LEN(session_routes); i++)
+        if (router_add(r, &session_routes[i]) != 0)
+            return -1;
+    return 0;
+}

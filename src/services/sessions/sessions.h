@@ -1,0 +1,24 @@
+/* The sessions service: practice role-plays ("Practice sessions" in API.md). A session plays
+ * one exact scenario version: preparing → active → completed, or abandoned. The patient is
+ * the conversation engine of services/ai/patient.h, whose state is stored with the session. */
+#ifndef PRAXIS_SERVICES_SESSIONS_H
+#define PRAXIS_SERVICES_SESSIONS_H
+
+#include "core/common.h"
+#include "http/router.h"
+#include "store/db.h"
+
+struct app;
+
+int sessions_register_routes(router *r) WUR;
+
+/* One pass of the sweeper: active sessions past ends_at get the closing line and complete;
+ * sessions idle for idle_s are abandoned. Returns how many sessions changed, or -1. */
+int sessions_sweep(db *d, int idle_s);
+
+/* The sweeper thread, running sessions_sweep every interval_ms until stopped. */
+typedef struct sessions_sweeper sessions_sweeper;
+sessions_sweeper *sessions_sweeper_start(db *d, int interval_ms, int idle_s);
+void sessions_sweeper_stop(sessions_sweeper *s);
+
+#endif
