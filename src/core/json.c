@@ -198,5 +198,6 @@ char *json_dump_compact(const json_t *v)
 {
     if (!v)
         return NULL;
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* 10 significant digits: 12.3 stays "12.3", not "12.300000000000001". */
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 }

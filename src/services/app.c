@@ -4,6 +4,7 @@
 #include "services/content/content.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "services/ai/ai.h"
 #include "services/ops/ops.h"
 #include "services/sessions/sessions.h"
 #include "services/users/users.h"
@@ -62,6 +63,8 @@ int app_register_routes(router *r, unsigned services)
     if ((services & SERVICE_CONTENT) && content_register_routes(r) != 0)
         return -1;
     if ((services & SERVICE_SESSIONS) && sessions_register_routes(r) != 0)
+        return -1;
+    if ((services & SERVICE_AI) && ai_register_routes(r) != 0)
         return -1;
     return 0;
 }

@@ -128,7 +128,8 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
                             .from = cfg->smtp_from, .timeout_ms = 15000};
     outbox_options oo = {0};
     outbox = outbox_dispatcher_new(d, &oo);
-    if (!outbox || email_register(outbox, &mail) != 0 || outbox_dispatcher_start(outbox) != 0) {
+    if (!outbox || email_register(outbox, &mail) != 0 || sessions_register_jobs(outbox, d) != 0 ||
+        outbox_dispatcher_start(outbox) != 0) {
         log_error("the outbox dispatcher could not start");
         goto out;
     }

@@ -217,3 +217,101 @@ def test_sessions_in_openapi(srv):
                          ("/v1/sessions/{id}", "get"), ("/v1/sessions/{id}/start", "post"),
                          ("/v1/sessions/{id}/turns", "post"), ("/v1/sessions/{id}/end", "post")):
         assert method in doc["paths"][path], (path, method)
+
+
+def test_feedback_after_the_roleplay(srv, scenario_ids):
+    """Ending queues scoring; feedback is 202 pending, then 200 with the report of API.md —
+    the same report on every read, nothing for a session still running, 404 for others."""
+    slug = "pharmacy-asthma-preventer-inhaler"
+    card = BY_SLUG[slug]["patient_card"]
+    u, other = new_user(srv, "pharmacy"), new_user(srv)
+    s = start_session(u, scenario_ids[slug])
+    assert_problem(u.get(f"/v1/sessions/{s['id']}/feedback"), 409)
+    say(u, s["id"], "Hello, my name is Sam, I'm the pharmacist. What would you like to talk about "
+                    "today?")
+    for fact in card["facts"][:4]:
+        say(u, s["id"], f"Can you tell me {fact['triggers'][0]}?")
+    say(u, s["id"], "That must be worrying for you. Does that make sense so far?")
+    assert u.post(f"/v1/sessions/{s['id']}/end").status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        r = u.get(f"/v1/sessions/{s['id']}/feedback")
+        if r.status_code != 202 or time.monotonic() > deadline:
+            break
+        assert r.json() == {"status": "pending"}
+        time.sleep(0.2)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["session_id"] == s["id"]
+    assert 0 <= report["overall"]["estimated_score"] <= 500
+    assert report["overall"]["estimated_score"] % 10 == 0
+    assert report["overall"]["grade"] in ("A", "B", "C+", "C", "D", "E")
+    assert set(report["linguistic"]) == {"intelligibility", "fluency", "appropriateness",
+                                         "grammar_expression"}
+    assert report["linguistic"]["intelligibility"]["score"] is None  # text mode
+    assert set(report["clinical"]) == {"relationship_building", "patient_perspective",
+                                       "providing_structure", "information_gathering",
+                                       "information_giving"}
+    for crit in report["clinical"].values():
+        assert 0 <= crit["score"] <= 3 and crit["indicators"]
+    assert len(report["tasks"]) == len(BY_SLUG[slug]["candidate_card"]["tasks"])
+    again = u.get(f"/v1/sessions/{s['id']}/feedback")
+    assert again.status_code == 200 and again.json() == report
+    assert_problem(other.get(f"/v1/sessions/{s['id']}/feedback"), 404)
+    # Progress: the scored session shows up in the trend and the per-criterion history, the
+    # weakest criteria are named, and recommendations put unplayed cards first.
+    prog = u.get("/v1/progress")
+    assert prog.status_code == 200, prog.text
+    body = prog.json()
+    assert body["sessions_completed"] == 1 and body["sessions_scored"] == 1
+    assert body["sessions_this_month"] == 1
+    assert body["estimated_score"]["latest"] == report["overall"]["estimated_score"]
+    assert [t["session_id"] for t in body["estimated_score"]["trend"]] == [s["id"]]
+    fluency = body["criteria"]["fluency"]
+    assert fluency["max"] == 6 and len(fluency["history"]) == 1
+    assert fluency["moving_average"] == report["linguistic"]["fluency"]["score"]
+    assert body["criteria"]["intelligibility"]["history"] == []  # text mode: not assessed
+    assert len(body["weakest"]) == 3 and "intelligibility" not in body["weakest"]
+    recs = body["recommended_scenarios"]
+    # Pharmacy has three cards: the two unplayed ones come first, the played one last.
+    assert len(recs) == 3 and [x["id"] for x in recs][2] == scenario_ids[slug]
+
+
+def test_progress_for_a_new_user(srv, scenario_ids):
+    u = new_user(srv, "optometry")
+    body = u.get("/v1/progress").json()
+    assert body["sessions_completed"] == 0 and body["estimated_score"]["trend"] == []
+    assert body["weakest"] == []
+    recs = body["recommended_scenarios"]
+    optometry = {scenario_ids[d["slug"]] for d in LIBRARY if d["profession"] == "optometry"}
+    assert len(recs) == 3 and {x["id"] for x in recs} == optometry
+    assert_problem(srv.get("/v1/progress"), 401)
+
+
+def test_ai_score_for_staff(srv, scenario_ids):
+    """POST /v1/ai/score scores a posted transcript like a session; staff only."""
+    slug = "medicine-new-hypertension"
+    fact = BY_SLUG[slug]["patient_card"]["facts"][0]
+    turns = [
+        {"n": 0, "speaker": "candidate", "t_ms": 0,
+         "text": "Good morning, I'm Dr Lee. Could you tell me what you know about blood pressure?"},
+        {"n": 1, "speaker": "patient", "t_ms": 4000, "text": fact["answer"],
+         "meta": {"kind": "answer", "topics": [fact["topic"]], "cues": []}},
+    ]
+    body = {"scenario_id": scenario_ids[slug], "mode": "text", "turns": turns}
+    candidate = new_user(srv)
+    assert_problem(candidate.post("/v1/ai/score", json=body), 403)
+    email = f"tutor-{uuid.uuid4().hex[:8]}@example.com"
+    p = run_praxis(["admin", "create", "--email", email], srv.db, srv.tmpdir,
+                   stdin=PASSWORD + "\n")
+    assert p.returncode == 0, p.stderr
+    r = srv.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    admin = User(srv, r.json())
+    first = admin.post("/v1/ai/score", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json()["overall"]["grade"] in ("A", "B", "C+", "C", "D", "E")
+    assert admin.post("/v1/ai/score", json=body).json() == first.json()  # deterministic
+    assert_problem(admin.post("/v1/ai/score", json={**body, "turns": []}), 422)
+    assert_problem(admin.post("/v1/ai/score", json={**body, "scenario_id": str(uuid.uuid4())}),
+                   422)
+    assert_problem(admin.post("/v1/ai/score", json={**body, "turns": [{"speaker": 5}]}), 422)

@@ -20,6 +20,9 @@ int content_register_routes(router *r) WUR;
  * scenario is unknown or not published. */
 int content_published_card(db_conn *c, const char *scenario_id, long long *version,
                            json_t **doc) WUR;
+/* Published scenarios of a profession (all professions when NULL) as
+ * [{id, title, difficulty, tasks[]}] — the candidate side only, for recommendations. */
+int content_published_summaries(db_conn *c, const char *profession, json_t **items) WUR;
 /* The full document of one exact version (what a session was played with). */
 int content_version_card(db_conn *c, const char *scenario_id, long long version, json_t **doc)
     WUR;

@@ -554,3 +554,38 @@ int content_version_card(db_conn *c, const char *scenario_id, long long version,
 {
     return scenario_repo_load_version(c, scenario_id, version, doc);
 }
+
+int content_published_summaries(db_conn *c, const char *profession, json_t **items)
+{
+    *items = NULL;
+    const db_param p[] = {DB_TEXT(profession)};
+    db_rows *r = NULL;
+    /* The candidate card only: recommendations never need the patient side. */
+    int rc = db_query(c,
+                      "SELECT s.id, v.title, v.difficulty, v.candidate_card FROM scenarios s "
+                      "JOIN scenario_versions v ON v.scenario_id = s.id AND "
+                      "v.version = s.current_version WHERE s.state = 'published' AND "
+                      "(s.profession = $1 OR $1 IS NULL) ORDER BY v.title, s.id",
+                      p, 1, &r);
+    if (rc != DB_OK)
+        return rc;
+    json_t *arr = json_array();
+    int step;
+    while ((step = db_rows_next(r)) == 1) {
+        json_error_t e;
+        json_t *card = json_loads(db_col_text(r, 3), 0, &e);
+        json_t *tasks = json_object_get(card, "tasks");
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o}", "id", db_col_text(r, 0),
+                                             "title", db_col_text(r, 1), "difficulty",
+                                             db_col_text(r, 2), "tasks",
+                                             tasks ? json_incref(tasks) : json_array()));
+        json_decref(card);
+    }
+    db_rows_free(r);
+    if (step < 0) {
+        json_decref(arr);
+        return step;
+    }
+    *items = arr;
+    return DB_OK;
+}

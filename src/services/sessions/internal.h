@@ -38,6 +38,10 @@ int turn_insert(db_conn *c, const char *session_id, long long n, const char *spe
 /* The next turn number of a session. */
 int turn_next_n(db_conn *c, const char *session_id, long long *n);
 
+/* Creates the pending feedback row and queues the scoring job, in the caller's transaction
+ * (the one that completes the session). */
+int session_queue_scoring(db_conn *c, const char *session_id);
+
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
 

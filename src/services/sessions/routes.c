@@ -367,6 +367,8 @@ static void session_turn(http_req *req, http_res *res)
         rc = db_exec(c,
                      "UPDATE sessions SET status = 'completed', completed_at = $1 WHERE id = $2",
                      p, 2, NULL);
+        if (rc == DB_OK)
+            rc = session_queue_scoring(c, row.id);
     }
     if (rc == DB_OK && affected == 1)
         rc = db_commit(c);
@@ -379,6 +381,8 @@ static void session_turn(http_req *req, http_res *res)
             service_db_failed(req, res, c, "sessions: store turn");
         goto out;
     }
+    if (reply.closing)
+        app_kick_outbox(req->app);
     json_t *out = json_pack("{s:o, s:o, s:s}", "candidate_turn",
                             turn_json(n, "candidate", text, t), "patient_turn",
                             turn_json(n + 1, "patient", reply.text, t), "status",
@@ -425,10 +429,52 @@ static void session_end(http_req *req, http_res *res)
         conflict(req, res, "The session changed while ending it; reload it.");
         goto out;
     }
+    app_kick_outbox(req->app);
     answer_view(req, res, c, row.id, 200);
 out:
     json_decref(row.patient_state);
     json_decref(card);
+    db_release(c);
+}
+
+/* 202 {status:"pending"} while the scorer runs, then 200 with the report. */
+static void session_feedback(http_req *req, http_res *res)
+{
+    db_conn *c = service_db_acquire(req, res);
+    if (!c)
+        return;
+    const db_param p[] = {DB_TEXT(http_req_param(req, "id"))};
+    db_rows *r = NULL;
+    if (db_query(c,
+                 "SELECT s.user_id, s.status, f.status, f.report FROM sessions s LEFT JOIN "
+                 "feedback_reports f ON f.session_id = s.id WHERE s.id = $1",
+                 p, 1, &r) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: feedback");
+        db_release(c);
+        return;
+    }
+    int step = db_rows_next(r);
+    if (step != 1 || (strcmp(db_col_text(r, 0), req->user_id) != 0 && !(req->role & AUTH_STAFF))) {
+        db_rows_free(r);
+        db_release(c);
+        not_found(req, res);
+        return;
+    }
+    const char *fstatus = db_col_text(r, 2);
+    if (!fstatus) {
+        conflict(req, res, strcmp(db_col_text(r, 1), "abandoned") == 0
+                               ? "This session was abandoned; there is no feedback for it."
+                               : "Feedback comes after the role-play has ended.");
+    } else if (strcmp(fstatus, "ready") == 0) {
+        const char *report = db_col_text(r, 3);
+        http_res_bytes(req, res, 200, "application/json", report, strlen(report));
+    } else if (strcmp(fstatus, "failed") == 0) {
+        http_res_problem(req, res, 500, "Scoring this session failed; we have been told.", NULL);
+    } else {
+        http_res_header(req, res, "Retry-After", "1");
+        http_res_json(req, res, 202, json_pack("{s:s}", "status", "pending"));
+    }
+    db_rows_free(r);
     db_release(c);
 }
 
@@ -505,6 +551,7 @@ static const int c_state[] = {200, 401, 403, 404, 409, 0};
 static const int c_turn[] = {200, 400, 401, 403, 404, 409, 415, 422, 429, 0};
 static const int c_get[] = {200, 401, 403, 404, 0};
 static const int c_list[] = {200, 401, 403, 422, 0};
+static const int c_feedback[] = {200, 202, 401, 403, 404, 409, 0};
 
 static const route_def session_routes[] = {
     {.method = HTTP_POST, .path = "/v1/sessions", .handler = session_create,
@@ -527,6 +574,9 @@ static const route_def session_routes[] = {
     {.method = HTTP_POST, .path = "/v1/sessions/{id:uuid}/end", .handler = session_end,
      .service = "sessions", .tag = "sessions", .responses = c_state, .auth = AUTH_USER,
      .summary = "End the role-play now; the patient closes the scene"},
+    {.method = HTTP_GET, .path = "/v1/sessions/{id:uuid}/feedback", .handler = session_feedback,
+     .service = "sessions", .tag = "sessions", .responses = c_feedback, .auth = AUTH_USER,
+     .summary = "The feedback report: 202 {status: pending} while scoring, then 200"},
 };
 
 int sessions_register_routes(router *r)
@@ -534,5 +584,5 @@ int sessions_register_routes(router *r)
     for (size_t i = 0; i < ARRAY_LEN(session_routes); i++)
         if (router_add(r, &session_routes[i]) != 0)
             return -1;
-    return 0;
+    return sessions_register_progress_routes(r);
 }

@@ -116,6 +116,8 @@ int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t a
         if (rc == DB_OK && affected != 1)
             rc = DB_ERROR;
     }
+    if (rc == DB_OK)
+        rc = session_queue_scoring(c, row->id);
     free(state);
     patient_reply_free(&reply);
     if (rc == DB_OK)

@@ -11,10 +11,16 @@
 struct app;
 
 int sessions_register_routes(router *r) WUR;
+/* GET /v1/progress (registered by sessions_register_routes). */
+int sessions_register_progress_routes(router *r) WUR;
 
 /* One pass of the sweeper: active sessions past ends_at get the closing line and complete;
  * sessions idle for idle_s are abandoned. Returns how many sessions changed, or -1. */
 int sessions_sweep(db *d, int idle_s);
+
+/* Registers the scoring job ("session.score") on the outbox. */
+struct outbox_dispatcher;
+int sessions_register_jobs(struct outbox_dispatcher *o, db *d) WUR;
 
 /* The sweeper thread, running sessions_sweep every interval_ms until stopped. */
 typedef struct sessions_sweeper sessions_sweeper;
