@@ -1,7 +1,7 @@
 # The two commands of the README, and a few helpers.
 #   make run    install what is missing, build Release, migrate, seed, serve on :8000
 #   make test   install what is missing, build with ASan/UBSan, run every test on both drivers
-.PHONY: run test build deps test-deps fmt lint clean
+.PHONY: run test build deps test-deps bench fmt lint clean
 
 BUILD := build
 
@@ -17,6 +17,9 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 	cmake --build $(BUILD) -j$$(nproc)
 
+bench: build
+	bench/run.sh
+
 deps:
 	@scripts/install-deps.sh
 
@@ -24,7 +27,7 @@ test-deps:
 	@scripts/install-deps.sh --test
 
 fmt:
-	find src tests -name '*.[ch]' | xargs clang-format -i
+	find src tests bench -name '*.[ch]' | xargs clang-format -i
 
 lint:
 	cmake -S . -B build-lint -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF >/dev/null
