@@ -235,6 +235,14 @@ static int try_route(const compiled_route *cr, const slice *parts, size_t nparts
     return score;
 }
 
+int router_add_table(router *r, const route_def *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (router_add(r, &defs[i]) != 0)
+            return -1;
+    return 0;
+}
+
 route_result router_match(const router *r, http_method m, const char *path, arena *a,
                           route_match *out)
 {

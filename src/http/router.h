@@ -90,6 +90,10 @@ void router_free(router *r);
 /* Copies nothing: def must outlive the router (route tables are static). Fails on a malformed
  * template, too many parameters, or a duplicate method+template. */
 int router_add(router *r, const route_def *def) WUR;
+/* Adds a service's whole route table; stops at the first route that cannot be added. */
+int router_add_table(router *r, const route_def *defs, size_t n) WUR;
+#define ROUTER_ADD_TABLE(r, table) router_add_table((r), (table), ARRAY_LEN(table))
+
 /* path is already percent-decoded (the HTTP layer decodes once; decoding again here would let
  * "%252F" become a slash). HEAD matches GET routes. Param values are copied into a. */
 route_result router_match(const router *r, http_method m, const char *path, arena *a,

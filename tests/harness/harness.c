@@ -97,10 +97,7 @@ static const route_def harness_routes[] = {
 
 static int add_harness_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(harness_routes); i++)
-        if (router_add(r, &harness_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, harness_routes);
 }
 
 int main(int argc, char **argv)

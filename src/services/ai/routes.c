@@ -90,8 +90,5 @@ static const route_def ai_routes[] = {
 
 int ai_register_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(ai_routes); i++)
-        if (router_add(r, &ai_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, ai_routes);
 }

@@ -531,10 +531,7 @@ static const route_def content_routes[] = {
 
 int content_register_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(content_routes); i++)
-        if (router_add(r, &content_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, content_routes);
 }
 
 int content_published_card(db_conn *c, const char *scenario_id, long long *version,

@@ -104,8 +104,5 @@ static const route_def ops_routes[] = {
 
 int ops_register_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(ops_routes); i++)
-        if (router_add(r, &ops_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, ops_routes);
 }

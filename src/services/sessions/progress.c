@@ -254,8 +254,5 @@ static const route_def progress_routes[] = {
 
 int sessions_register_progress_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(progress_routes); i++)
-        if (router_add(r, &progress_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, progress_routes);
 }

@@ -113,6 +113,27 @@ static int load_owned(http_req *req, http_res *res, db_conn *c, session_row *row
     return 1;
 }
 
+/* Loads the caller's session, insists on the state an action needs (409 otherwise) and loads
+ * the card version it plays. 1 when ready, 0 when an answer was given. */
+static int load_for_action(http_req *req, http_res *res, db_conn *c, const char *want,
+                           session_row *row, json_t **card)
+{
+    if (!load_owned(req, res, c, row))
+        return 0;
+    if (strcmp(row->status, want) != 0) {
+        conflict(req, res,
+                 strcmp(row->status, "preparing") == 0 ? "The role-play has not started yet."
+                 : strcmp(row->status, "active") == 0  ? "The role-play has already started."
+                                                       : "This session has already ended.");
+        return 0;
+    }
+    if (content_version_card(c, row->scenario_id, row->version, card) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: load card");
+        return 0;
+    }
+    return 1;
+}
+
 static void answer_view(http_req *req, http_res *res, db_conn *c, const char *id, int status)
 {
     int found, dberr;
@@ -218,16 +239,8 @@ static void session_start(http_req *req, http_res *res)
         return;
     session_row row;
     json_t *card = NULL;
-    if (!load_owned(req, res, c, &row))
+    if (!load_for_action(req, res, c, "preparing", &row, &card))
         goto out;
-    if (strcmp(row.status, "preparing") != 0) {
-        conflict(req, res, "Only a session that is preparing can be started.");
-        goto out;
-    }
-    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK) {
-        service_db_failed(req, res, c, "sessions: load card");
-        goto out;
-    }
     patient_context ctx;
     patient_ctx_for(&ctx, card, row.seed);
     if (!row.patient_state)
@@ -317,18 +330,8 @@ static void session_turn(http_req *req, http_res *res)
     c = service_db_acquire(req, res);
     if (!c)
         goto out;
-    if (!load_owned(req, res, c, &row))
+    if (!load_for_action(req, res, c, "active", &row, &card))
         goto out;
-    if (strcmp(row.status, "active") != 0) {
-        conflict(req, res, strcmp(row.status, "preparing") == 0
-                               ? "Start the role-play before speaking."
-                               : "This session has ended.");
-        goto out;
-    }
-    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK) {
-        service_db_failed(req, res, c, "sessions: load card");
-        goto out;
-    }
     int64_t now_ms = time_now_ms();
     if (now_ms >= row.ends_ms) {
         finish_late(req, res, c, &row, card);
@@ -407,18 +410,8 @@ static void session_end(http_req *req, http_res *res)
         return;
     session_row row;
     json_t *card = NULL;
-    if (!load_owned(req, res, c, &row))
+    if (!load_for_action(req, res, c, "active", &row, &card))
         goto out;
-    if (strcmp(row.status, "active") != 0) {
-        conflict(req, res, strcmp(row.status, "preparing") == 0
-                               ? "The role-play has not started."
-                               : "This session has already ended.");
-        goto out;
-    }
-    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK) {
-        service_db_failed(req, res, c, "sessions: load card");
-        goto out;
-    }
     int rc = db_begin(c);
     if (rc == DB_OK)
         rc = session_complete(c, &row, card, time_now_ms());
@@ -581,8 +574,7 @@ static const route_def session_routes[] = {
 
 int sessions_register_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(session_routes); i++)
-        if (router_add(r, &session_routes[i]) != 0)
-            return -1;
+    if (ROUTER_ADD_TABLE(r, session_routes) != 0)
+        return -1;
     return sessions_register_progress_routes(r);
 }

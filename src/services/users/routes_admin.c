@@ -290,8 +290,5 @@ static const route_def admin_routes[] = {
 
 int users_register_admin_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(admin_routes); i++)
-        if (router_add(r, &admin_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, admin_routes);
 }

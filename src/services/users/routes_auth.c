@@ -787,8 +787,5 @@ static const route_def auth_routes[] = {
 
 int users_register_auth_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(auth_routes); i++)
-        if (router_add(r, &auth_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, auth_routes);
 }

@@ -403,8 +403,5 @@ static const route_def me_routes[] = {
 
 int users_register_me_routes(router *r)
 {
-    for (size_t i = 0; i < ARRAY_LEN(me_routes); i++)
-        if (router_add(r, &me_routes[i]) != 0)
-            return -1;
-    return 0;
+    return ROUTER_ADD_TABLE(r, me_routes);
 }
