@@ -42,8 +42,8 @@ typedef struct {
     int which;
 } handler_ctx;
 
+/* testdb first: the fixture is a testdb (testdb_fixture_setup). */
 typedef struct {
-    db *d;
     testdb t;
     counter k;
     handler_ctx ctx[2];
@@ -51,26 +51,15 @@ typedef struct {
 
 static int setup(void **state, int postgres)
 {
-    fixture *fx = calloc(1, sizeof(*fx));
+    int rc = testdb_fixture_setup(state, sizeof(fixture), postgres, "outbox", 4);
+    fixture *fx = *state;
     if (!fx)
-        return -1;
-    int rc = testdb_create(&fx->t, postgres, "outbox");
-    if (rc == TESTDB_SKIP) {
-        free(fx);
-        *state = NULL;
-        return 0;
-    }
-    if (pthread_mutex_init(&fx->k.lock, NULL) != 0) {
-        testdb_destroy(&fx->t);
-        free(fx);
-        return -1;
-    }
+        return rc; /* skipped, or nothing allocated */
     fx->ctx[0] = (handler_ctx){&fx->k, 0};
     fx->ctx[1] = (handler_ctx){&fx->k, 1};
-    *state = fx;
-    if (rc != TESTDB_OK)
+    if (pthread_mutex_init(&fx->k.lock, NULL) != 0)
         return -1;
-    return testdb_open_migrated(&fx->t, 4, &fx->d) == TESTDB_OK ? 0 : -1;
+    return rc;
 }
 
 /* A fresh database per test (on the throwaway cluster for PostgreSQL): reruns start clean. */
@@ -80,13 +69,9 @@ static int setup_pg(void **state) { return setup(state, 1); }
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    if (!fx)
-        return 0;
-    db_close(fx->d);
-    testdb_destroy(&fx->t);
-    (void)pthread_mutex_destroy(&fx->k.lock);
-    free(fx);
-    return 0;
+    if (fx)
+        (void)pthread_mutex_destroy(&fx->k.lock);
+    return testdb_fixture_teardown(state);
 }
 
 static int count_handler(const char *topic, const json_t *payload, void *ud, char *err,
@@ -227,17 +212,17 @@ static void test_committed_job_runs_once(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, NULL);
-    enqueue_n(fx->d, 7, NULL, 1);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, NULL);
+    enqueue_n(fx->t.d, 7, NULL, 1);
     job_row row;
-    read_job(fx->d, &row);
+    read_job(fx->t.d, &row);
     assert_string_equal(row.status, "pending");
     assert_int_equal(row.attempts, 0);
 
     assert_int_equal(outbox_run_due(o), 1);
     assert_int_equal(calls(fx), 1);
     assert_int_equal(fx->k.per_job[7], 1);
-    read_job(fx->d, &row);
+    read_job(fx->t.d, &row);
     assert_string_equal(row.status, "sent");
     assert_int_equal(row.attempts, 1);
     assert_true(row.has_sent_at);
@@ -259,9 +244,9 @@ static void test_rolled_back_job_never_runs(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, NULL);
-    enqueue_n(fx->d, 1, NULL, 0);
-    assert_int_equal(count_rows(fx->d, ""), 0);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, NULL);
+    enqueue_n(fx->t.d, 1, NULL, 0);
+    assert_int_equal(count_rows(fx->t.d, ""), 0);
     assert_int_equal(outbox_run_due(o), 0);
     assert_int_equal(calls(fx), 0);
     outbox_dispatcher_free(o);
@@ -273,7 +258,7 @@ static void test_dedupe_key_queues_once(void **state)
     if (!fx)
         skip();
     /* Twice in one transaction, which stays usable, then again in another one. */
-    db_conn *c = db_acquire(fx->d);
+    db_conn *c = db_acquire(fx->t.d);
     assert_non_null(c);
     assert_int_equal(db_begin(c), DB_OK);
     json_t *p = json_pack("{s:i}", "n", 3);
@@ -283,14 +268,14 @@ static void test_dedupe_key_queues_once(void **state)
     assert_int_equal(db_commit(c), DB_OK);
     json_decref(p);
     db_release(c);
-    enqueue_n(fx->d, 3, "score:abc", 1);
-    assert_int_equal(count_rows(fx->d, ""), 2);
+    enqueue_n(fx->t.d, 3, "score:abc", 1);
+    assert_int_equal(count_rows(fx->t.d, ""), 2);
 
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, NULL);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, NULL);
     assert_int_equal(outbox_run_due(o), 2);
     assert_int_equal(fx->k.per_job[3], 2);
     /* Still once after it was sent. */
-    enqueue_n(fx->d, 3, "score:abc", 1);
+    enqueue_n(fx->t.d, 3, "score:abc", 1);
     assert_int_equal(outbox_run_due(o), 0);
     assert_int_equal(calls(fx), 2);
     outbox_dispatcher_free(o);
@@ -306,8 +291,8 @@ static void test_failing_job_backs_off_then_fails(void **state)
     log_init(LOG_WARN, logf);
     fx->k.fail = 1;
     outbox_options opts = {.max_attempts = 4, .base_backoff_ms = 1000};
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, &opts);
-    enqueue_n(fx->d, 1, NULL, 1);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, &opts);
+    enqueue_n(fx->t.d, 1, NULL, 1);
 
     int64_t prev_delay = 0;
     job_row row;
@@ -316,7 +301,7 @@ static void test_failing_job_backs_off_then_fails(void **state)
         int64_t before = time_now_ms();
         assert_int_equal(outbox_run_due(o), 1);
         int64_t after = time_now_ms();
-        read_job(fx->d, &row);
+        read_job(fx->t.d, &row);
         assert_int_equal(row.attempts, attempt);
         assert_false(row.has_lock);
         if (attempt < 4) {
@@ -334,7 +319,7 @@ static void test_failing_job_backs_off_then_fails(void **state)
             char past[RFC3339_LEN];
             time_format_rfc3339(time_now_ms() - 1000, past);
             db_param p[] = {DB_TEXT(past)};
-            exec_sql(fx->d, "UPDATE outbox SET next_attempt_at = $1", p, 1);
+            exec_sql(fx->t.d, "UPDATE outbox SET next_attempt_at = $1", p, 1);
         }
     }
     assert_string_equal(row.status, "failed");
@@ -365,7 +350,7 @@ static void test_unknown_topic_fails(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    db_conn *c = db_acquire(fx->d);
+    db_conn *c = db_acquire(fx->t.d);
     assert_non_null(c);
     assert_int_equal(db_begin(c), DB_OK);
     json_t *p = json_pack("{s:s}", "x", "y");
@@ -373,10 +358,10 @@ static void test_unknown_topic_fails(void **state)
     json_decref(p);
     assert_int_equal(db_commit(c), DB_OK);
     db_release(c);
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, NULL);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, NULL);
     assert_int_equal(outbox_run_due(o), 1);
     job_row row;
-    read_job(fx->d, &row);
+    read_job(fx->t.d, &row);
     assert_string_equal(row.status, "failed");
     assert_string_equal(row.last_error, "no handler");
     assert_int_equal(row.attempts, 1);
@@ -389,13 +374,13 @@ static void test_expired_lease_is_taken_again(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    enqueue_n(fx->d, 5, NULL, 1);
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, NULL);
+    enqueue_n(fx->t.d, 5, NULL, 1);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, NULL);
     /* A worker holds the job with a live lease: nobody else may run it. */
     char t[RFC3339_LEN];
     time_format_rfc3339(time_now_ms() + 60000, t);
     db_param live[] = {DB_TEXT(t)};
-    exec_sql(fx->d,
+    exec_sql(fx->t.d,
              "UPDATE outbox SET status = 'processing', locked_until = $1, "
              "locked_by = 'other:1:dead', attempts = 1",
              live, 1);
@@ -404,11 +389,11 @@ static void test_expired_lease_is_taken_again(void **state)
     /* The worker died: once its lease has run out the job is taken again. */
     time_format_rfc3339(time_now_ms() - 1000, t);
     db_param expired[] = {DB_TEXT(t)};
-    exec_sql(fx->d, "UPDATE outbox SET locked_until = $1", expired, 1);
+    exec_sql(fx->t.d, "UPDATE outbox SET locked_until = $1", expired, 1);
     assert_int_equal(outbox_run_due(o), 1);
     assert_int_equal(fx->k.per_job[5], 1);
     job_row row;
-    read_job(fx->d, &row);
+    read_job(fx->t.d, &row);
     assert_string_equal(row.status, "sent");
     assert_int_equal(row.attempts, 2);
     assert_int_equal(outbox_run_due(o), 0);
@@ -422,20 +407,20 @@ static void test_abandoned_last_attempt_fails(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    enqueue_n(fx->d, 4, NULL, 1);
+    enqueue_n(fx->t.d, 4, NULL, 1);
     outbox_options opts = {.max_attempts = 3};
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, &opts);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, &opts);
     char t[RFC3339_LEN];
     time_format_rfc3339(time_now_ms() - 1000, t);
     db_param p[] = {DB_TEXT(t)};
-    exec_sql(fx->d,
+    exec_sql(fx->t.d,
              "UPDATE outbox SET status = 'processing', locked_until = $1, "
              "locked_by = 'other:1:dead', attempts = 3",
              p, 1);
     assert_int_equal(outbox_run_due(o), 1);
     assert_int_equal(calls(fx), 0);
     job_row row;
-    read_job(fx->d, &row);
+    read_job(fx->t.d, &row);
     assert_string_equal(row.status, "failed");
     assert_non_null(strstr(row.last_error, "abandoned"));
     assert_int_equal(outbox_run_due(o), 0);
@@ -453,14 +438,14 @@ static void test_two_dispatchers_run_each_job_once(void **state)
     assert_int_equal(db_open(&o2, &d2, err, sizeof(err)), 0);
     fx->k.sleep_us = 300;
     outbox_options opts = {.poll_ms = 5};
-    outbox_dispatcher *a = dispatcher(fx, fx->d, 0, &opts);
+    outbox_dispatcher *a = dispatcher(fx, fx->t.d, 0, &opts);
     outbox_dispatcher *b = dispatcher(fx, d2, 1, &opts);
     assert_int_equal(outbox_dispatcher_start(a), 0);
     assert_int_equal(outbox_dispatcher_start(b), 0);
 
     /* Queued while both are polling, in batches, so they race for the same rows. */
     for (int i = 1; i <= MAX_JOBS;) {
-        db_conn *c = db_acquire(i % 2 ? fx->d : d2);
+        db_conn *c = db_acquire(i % 2 ? fx->t.d : d2);
         assert_non_null(c);
         assert_int_equal(db_begin(c), DB_OK);
         for (int k = 0; k < 20 && i <= MAX_JOBS; k++, i++) {
@@ -473,14 +458,14 @@ static void test_two_dispatchers_run_each_job_once(void **state)
         outbox_kick(a);
         outbox_kick(b);
     }
-    wait_for_sent(fx->d, MAX_JOBS, 60000);
+    wait_for_sent(fx->t.d, MAX_JOBS, 60000);
     outbox_dispatcher_free(a);
     outbox_dispatcher_free(b);
     for (int i = 1; i <= MAX_JOBS; i++)
         if (fx->k.per_job[i] != 1)
             fail_msg("job %d ran %d times", i, fx->k.per_job[i]);
     assert_int_equal(calls(fx), MAX_JOBS);
-    assert_int_equal(count_rows(fx->d, "WHERE status = 'sent' AND attempts = 1"), MAX_JOBS);
+    assert_int_equal(count_rows(fx->t.d, "WHERE status = 'sent' AND attempts = 1"), MAX_JOBS);
     fprintf(stderr, "    two dispatchers: %d + %d jobs\n", fx->k.by_dispatcher[0],
             fx->k.by_dispatcher[1]);
     db_close(d2);
@@ -493,21 +478,21 @@ static void test_job_survives_a_crash(void **state)
         skip();
     /* The process queues a job and "dies" before its dispatcher ran it. */
     outbox_options slow = {.poll_ms = 60000};
-    outbox_dispatcher *dead = dispatcher(fx, fx->d, 0, &slow);
-    enqueue_n(fx->d, 9, NULL, 1);
+    outbox_dispatcher *dead = dispatcher(fx, fx->t.d, 0, &slow);
+    enqueue_n(fx->t.d, 9, NULL, 1);
     outbox_dispatcher_free(dead);
-    db_close(fx->d);
-    fx->d = NULL;
+    db_close(fx->t.d);
+    fx->t.d = NULL;
     assert_int_equal(calls(fx), 0);
 
     /* Restart on the same database: the job is sent, once. */
     char err[256];
     db_options o = {.url = fx->t.url, .pool_size = 4};
-    assert_int_equal(db_open(&o, &fx->d, err, sizeof(err)), 0);
+    assert_int_equal(db_open(&o, &fx->t.d, err, sizeof(err)), 0);
     outbox_options opts = {.poll_ms = 20};
-    outbox_dispatcher *fresh = dispatcher(fx, fx->d, 1, &opts);
+    outbox_dispatcher *fresh = dispatcher(fx, fx->t.d, 1, &opts);
     assert_int_equal(outbox_dispatcher_start(fresh), 0);
-    wait_for_sent(fx->d, 1, 10000);
+    wait_for_sent(fx->t.d, 1, 10000);
     usleep(100000); /* a few more polls: nothing runs twice */
     outbox_dispatcher_free(fresh);
     assert_int_equal(calls(fx), 1);
@@ -520,12 +505,12 @@ static void test_kick_wakes_and_free_returns(void **state)
     if (!fx)
         skip();
     outbox_options opts = {.poll_ms = 60000};
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, &opts);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, &opts);
     assert_int_equal(outbox_dispatcher_start(o), 0);
     usleep(50000); /* let it reach its 60 s sleep */
-    enqueue_n(fx->d, 2, NULL, 1);
+    enqueue_n(fx->t.d, 2, NULL, 1);
     outbox_kick(o);
-    wait_for_sent(fx->d, 1, 5000);
+    wait_for_sent(fx->t.d, 1, 5000);
     /* Stopping does not wait for the poll interval. */
     int64_t t0 = time_now_ms();
     outbox_dispatcher_free(o);
@@ -538,7 +523,7 @@ static void test_bad_arguments(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    db_conn *c = db_acquire(fx->d);
+    db_conn *c = db_acquire(fx->t.d);
     assert_non_null(c);
     json_t *p = json_object();
     assert_int_not_equal(outbox_enqueue(c, "", p, NULL), DB_OK);
@@ -546,13 +531,13 @@ static void test_bad_arguments(void **state)
     assert_int_not_equal(outbox_enqueue(c, TOPIC, p, ""), DB_OK);
     json_decref(p);
     db_release(c);
-    outbox_dispatcher *o = dispatcher(fx, fx->d, 0, NULL);
+    outbox_dispatcher *o = dispatcher(fx, fx->t.d, 0, NULL);
     /* One handler per topic; none added once the thread runs. */
     assert_int_not_equal(outbox_register(o, TOPIC, count_handler, &fx->ctx[0]), 0);
     assert_int_equal(outbox_dispatcher_start(o), 0);
     assert_int_not_equal(outbox_register(o, "late.topic", count_handler, &fx->ctx[0]), 0);
     outbox_dispatcher_free(o);
-    assert_int_equal(count_rows(fx->d, ""), 0);
+    assert_int_equal(count_rows(fx->t.d, ""), 0);
 }
 
 #define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -19,42 +19,21 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+/* testdb first: the fixture is a testdb (testdb_fixture_setup). A fresh database per test
+ * (on the throwaway cluster for PostgreSQL): reruns start clean. */
 typedef struct {
-    db *d;
     testdb t;
 } fixture;
 
-static int setup(void **state, int postgres)
+static int setup_sqlite(void **state)
 {
-    fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx)
-        return -1;
-    int rc = testdb_create(&fx->t, postgres, "content");
-    if (rc == TESTDB_SKIP) {
-        free(fx);
-        *state = NULL;
-        return 0;
-    }
-    *state = fx;
-    if (rc != TESTDB_OK)
-        return -1;
-    return testdb_open_migrated(&fx->t, 2, &fx->d) == TESTDB_OK ? 0 : -1;
+    return testdb_fixture_setup(state, sizeof(fixture), 0, "content", 2);
 }
-
-/* A fresh database per test (on the throwaway cluster for PostgreSQL): reruns start clean. */
-static int setup_sqlite(void **state) { return setup(state, 0); }
-static int setup_pg(void **state) { return setup(state, 1); }
-
-static int teardown(void **state)
+static int setup_pg(void **state)
 {
-    fixture *fx = *state;
-    if (!fx)
-        return 0;
-    db_close(fx->d);
-    testdb_destroy(&fx->t);
-    free(fx);
-    return 0;
+    return testdb_fixture_setup(state, sizeof(fixture), 1, "content", 2);
 }
+static int teardown(void **state) { return testdb_fixture_teardown(state); }
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -170,7 +149,7 @@ static void test_lifecycle(void **state)
     fixture *fx = *state;
     if (!fx)
         skip();
-    db_conn *c = db_acquire(fx->d);
+    db_conn *c = db_acquire(fx->t.d);
     assert_non_null(c);
     char id[UUID_STR_LEN];
     json_t *doc = make_doc("Using a preventer inhaler", NULL);
@@ -401,17 +380,17 @@ static void test_seed_library(void **state)
     assert_true(n >= 36);
     seed_report rep;
     char err[512];
-    if (seed_run(fx->d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)) != 0)
+    if (seed_run(fx->t.d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)) != 0)
         fail_msg("seed: %s", err);
     assert_int_equal(rep.scenarios_created, (int)n);
     assert_int_equal(rep.scenarios_updated, 0);
     assert_int_equal(rep.scenarios_unchanged, 0);
     /* Idempotent: the second run writes nothing. */
-    assert_int_equal(seed_run(fx->d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->t.d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.scenarios_created, 0);
     assert_int_equal(rep.scenarios_updated, 0);
     assert_int_equal(rep.scenarios_unchanged, (int)n);
-    db_conn *c = db_acquire(fx->d);
+    db_conn *c = db_acquire(fx->t.d);
     assert_non_null(c);
     assert_int_equal(count_where(c, "SELECT count(*) FROM scenarios WHERE state = $1", "published"),
                      (int64_t)n);
@@ -432,7 +411,7 @@ static void test_seed_library(void **state)
     copy_file(PRAXIS_SOURCE_DIR "/data/scenarios/medicine-new-hypertension.json", path,
               "\"Explaining a new diagnosis of high blood pressure\"",
               "\"Explaining a new diagnosis of hypertension\"");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.scenarios_updated, 1);
     assert_int_equal(rep.scenarios_created + rep.scenarios_unchanged, 0);
     char id[UUID_STR_LEN];
@@ -442,7 +421,7 @@ static void test_seed_library(void **state)
     assert_int_equal(json_integer_value(json_object_get(v, "version")), 2);
     assert_string_equal(title_of(v), "Explaining a new diagnosis of hypertension");
     json_decref(v);
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.scenarios_unchanged, 1);
 
     /* An invalid file stops the whole seed, names the file and its first problem, and writes
@@ -453,7 +432,7 @@ static void test_seed_library(void **state)
     snprintf(path, sizeof(path), "%s/zz-broken.json", sdir);
     copy_file(PRAXIS_SOURCE_DIR "/data/scenarios/medicine-new-hypertension.json", path,
               "\"voice\": \"rms\"", "\"voice\": \"robot\"");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "zz-broken.json"));
     assert_non_null(strstr(err, "patient_card.voice"));
     assert_int_equal(scenario_repo_candidate_view(c, id, &v), DB_OK);
@@ -461,7 +440,7 @@ static void test_seed_library(void **state)
     json_decref(v);
     /* Two files with one slug are refused as well. */
     copy_file(PRAXIS_SOURCE_DIR "/data/scenarios/medicine-new-hypertension.json", path, NULL, NULL);
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "also used by"));
     db_release(c);
 }
@@ -489,9 +468,9 @@ static void test_search_and_filters(void **state)
         skip();
     seed_report rep;
     char err[512];
-    if (seed_run(fx->d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)) != 0)
+    if (seed_run(fx->t.d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)) != 0)
         fail_msg("seed: %s", err);
-    db_conn *c = db_acquire(fx->d);
+    db_conn *c = db_acquire(fx->t.d);
     assert_non_null(c);
     int failures = 0;
     for (size_t i = 0; i < sizeof(ranking) / sizeof(ranking[0]); i++) {
@@ -501,7 +480,7 @@ static void test_search_and_filters(void **state)
         json_t *items = list(c, ranking[i].q, NULL, NULL, NULL, 1, 5, &total);
         const char *top = json_string_value(json_object_get(json_array_get(items, 0), "id"));
         fprintf(stderr, "  %-8s q=%-34s total=%-2lld top: %s\n",
-                db_kind(fx->d) == DB_SQLITE ? "sqlite" : "postgres", ranking[i].q, total,
+                db_kind(fx->t.d) == DB_SQLITE ? "sqlite" : "postgres", ranking[i].q, total,
                 title_of(json_array_get(items, 0)) ? title_of(json_array_get(items, 0)) : "-");
         if (!top || strcmp(top, id) != 0) {
             fprintf(stderr, "    expected %s first\n", ranking[i].slug);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+/* testdb first: the fixture is a testdb (testdb_fixture_setup). */
 typedef struct {
-    db *d;
     testdb t;
 } fixture;
 
@@ -28,36 +28,15 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-static int setup(void **state, int postgres)
+static int setup_sqlite(void **state)
 {
-    fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx)
-        return -1;
-    int rc = testdb_create(&fx->t, postgres, "seed");
-    if (rc == TESTDB_SKIP) {
-        free(fx);
-        *state = NULL;
-        return 0;
-    }
-    *state = fx;
-    if (rc != TESTDB_OK)
-        return -1;
-    return testdb_open_migrated(&fx->t, 2, &fx->d) == TESTDB_OK ? 0 : -1;
+    return testdb_fixture_setup(state, sizeof(fixture), 0, "seed", 2);
 }
-
-static int setup_sqlite(void **state) { return setup(state, 0); }
-static int setup_pg(void **state) { return setup(state, 1); }
-
-static int teardown(void **state)
+static int setup_pg(void **state)
 {
-    fixture *fx = *state;
-    if (!fx)
-        return 0;
-    db_close(fx->d);
-    testdb_destroy(&fx->t);
-    free(fx);
-    return 0;
+    return testdb_fixture_setup(state, sizeof(fixture), 1, "seed", 2);
 }
+static int teardown(void **state) { return testdb_fixture_teardown(state); }
 
 static int64_t count_plans(db *d, const char *where)
 {
@@ -81,13 +60,13 @@ static void test_shipped_plans_idempotent(void **state)
         skip();
     seed_report rep;
     char err[256];
-    assert_int_equal(seed_run(fx->d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->t.d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.plans_written, 3);
     assert_int_equal(rep.plans_unchanged, 0);
-    assert_int_equal(count_plans(fx->d, ""), 3);
-    assert_int_equal(count_plans(fx->d, "WHERE id = 'premium' AND sessions_per_month IS NULL AND voice AND llm"), 1);
-    assert_int_equal(count_plans(fx->d, "WHERE id = 'free' AND sessions_per_month = 3 AND NOT voice"), 1);
-    assert_int_equal(seed_run(fx->d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)), 0);
+    assert_int_equal(count_plans(fx->t.d, ""), 3);
+    assert_int_equal(count_plans(fx->t.d, "WHERE id = 'premium' AND sessions_per_month IS NULL AND voice AND llm"), 1);
+    assert_int_equal(count_plans(fx->t.d, "WHERE id = 'free' AND sessions_per_month = 3 AND NOT voice"), 1);
+    assert_int_equal(seed_run(fx->t.d, PRAXIS_SOURCE_DIR "/data", &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.plans_written, 0);
     assert_int_equal(rep.plans_unchanged, 3);
 }
@@ -103,28 +82,28 @@ static void test_changed_and_bad_files(void **state)
     write_file(path, "{\"plans\": [{\"id\": \"free\", \"name\": \"Free\", \"price_minor\": 0, "
                      "\"currency\": \"usd\", \"interval\": \"month\", \"sessions_per_month\": 3, "
                      "\"voice\": false, \"llm\": false}]}");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.plans_written, 1);
     write_file(path, "{\"plans\": [{\"id\": \"free\", \"name\": \"Free\", \"price_minor\": 0, "
                      "\"currency\": \"usd\", \"interval\": \"month\", \"sessions_per_month\": 5, "
                      "\"voice\": false, \"llm\": false}]}");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), 0);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), 0);
     assert_int_equal(rep.plans_written, 1);
-    assert_int_equal(count_plans(fx->d, "WHERE sessions_per_month = 5"), 1);
+    assert_int_equal(count_plans(fx->t.d, "WHERE sessions_per_month = 5"), 1);
     /* A bad second plan: nothing of the file is written, the first plan keeps its value. */
     write_file(path, "{\"plans\": [{\"id\": \"free\", \"name\": \"Free\", \"price_minor\": 0, "
                      "\"currency\": \"usd\", \"interval\": \"month\", \"sessions_per_month\": 9, "
                      "\"voice\": false, \"llm\": false}, {\"id\": \"x\", \"price_minor\": -1}]}");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "plan #2"));
-    assert_int_equal(count_plans(fx->d, "WHERE sessions_per_month = 5"), 1);
+    assert_int_equal(count_plans(fx->t.d, "WHERE sessions_per_month = 5"), 1);
     write_file(path, "{\"plans\": [");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "plans.json"));
     write_file(path, "{\"plans\": []}");
-    assert_int_equal(seed_run(fx->d, fx->t.dir, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->t.d, fx->t.dir, &rep, err, sizeof(err)), -1);
     snprintf(path, sizeof(path), "%s/missing", fx->t.dir);
-    assert_int_equal(seed_run(fx->d, path, &rep, err, sizeof(err)), -1);
+    assert_int_equal(seed_run(fx->t.d, path, &rep, err, sizeof(err)), -1);
 }
 
 int main(void)

@@ -81,6 +81,10 @@ int testdb_open_migrated(const testdb *t, int pool, db **out)
 
 void testdb_destroy(testdb *t)
 {
+    if (t->d) {
+        db_close(t->d);
+        t->d = NULL;
+    }
     if (t->pg_db[0]) {
         char sql[160];
         snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->pg_db);
@@ -93,4 +97,31 @@ void testdb_destroy(testdb *t)
         (void)!system(cmd);
         t->dir[0] = '\0';
     }
+}
+
+int testdb_fixture_setup(void **state, size_t size, int postgres, const char *tag, int pool)
+{
+    testdb *t = calloc(1, size);
+    if (!t)
+        return -1;
+    int rc = testdb_create(t, postgres, tag);
+    if (rc == TESTDB_SKIP) {
+        free(t);
+        *state = NULL;
+        return 0;
+    }
+    *state = t;
+    if (rc != TESTDB_OK)
+        return -1;
+    return testdb_open_migrated(t, pool, &t->d) == TESTDB_OK ? 0 : -1;
+}
+
+int testdb_fixture_teardown(void **state)
+{
+    testdb *t = *state;
+    if (!t)
+        return 0;
+    testdb_destroy(t);
+    free(t);
+    return 0;
 }

@@ -7,6 +7,7 @@
 #include "store/db.h"
 
 typedef struct testdb {
+    db *d;              /* the open, migrated database (testdb_fixture_setup) */
     char dir[512];      /* a new temp dir (for SQLite files, blobs, …) */
     char url[700];      /* DATABASE_URL of the fresh database */
     char pg_admin[512]; /* PostgreSQL: the cluster URL used to create and drop it */
@@ -19,7 +20,13 @@ enum { TESTDB_OK = 0, TESTDB_SKIP = 1, TESTDB_ERROR = -1 };
 int testdb_create(testdb *t, int postgres, const char *tag);
 /* Opens t->url with pool connections and applies every migration. */
 int testdb_open_migrated(const testdb *t, int pool, db **out);
-/* Drops the PostgreSQL database and removes the temp dir. */
+/* Drops the PostgreSQL database and removes the temp dir (closing t->d first). */
 void testdb_destroy(testdb *t);
+
+/* cmocka setup/teardown for fixtures whose FIRST member is a testdb: allocates size zeroed
+ * bytes, creates and opens a migrated database. A skipped PostgreSQL run leaves *state NULL
+ * (tests then call skip()). */
+int testdb_fixture_setup(void **state, size_t size, int postgres, const char *tag, int pool);
+int testdb_fixture_teardown(void **state);
 
 #endif
