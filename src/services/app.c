@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "services/ai/ai.h"
+#include "services/billing/billing.h"
 #include "services/ops/ops.h"
 #include "services/sessions/sessions.h"
 #include "services/users/users.h"
@@ -65,6 +66,8 @@ int app_register_routes(router *r, unsigned services)
     if ((services & SERVICE_SESSIONS) && sessions_register_routes(r) != 0)
         return -1;
     if ((services & SERVICE_AI) && ai_register_routes(r) != 0)
+        return -1;
+    if ((services & SERVICE_BILLING) && billing_register_routes(r) != 0)
         return -1;
     return 0;
 }

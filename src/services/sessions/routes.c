@@ -9,7 +9,9 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/server.h"
+#include "http/problem.h"
 #include "services/app.h"
+#include "services/billing/billing.h"
 #include "services/content/content.h"
 
 #include <sodium.h>
@@ -146,6 +148,27 @@ static void answer_view(http_req *req, http_res *res, db_conn *c, const char *id
         not_found(req, res);
 }
 
+/* 402 naming the plan, its limit, when it resets and where to upgrade. */
+static void quota_exceeded(http_req *req, http_res *res, const entitlement *e)
+{
+    char detail[256];
+    snprintf(detail, sizeof(detail),
+             "Your %s plan includes %lld practice sessions per period and you have used them; "
+             "they renew on %.10s. Upgrade for more.",
+             e->plan, e->sessions_limit, e->period_end);
+    json_t *p = problem_new(402, "quota-exceeded", "Plan Limit Reached", detail, NULL);
+    json_object_set_new(p, "plan", json_string(e->plan));
+    json_object_set_new(p, "limit", json_integer(e->sessions_limit));
+    json_object_set_new(p, "used", json_integer(e->sessions_used));
+    json_object_set_new(p, "resets_at", json_string(e->period_end));
+    json_object_set_new(p, "upgrade", json_string("/v1/billing/checkout"));
+    char *text = json_dump_compact(p);
+    json_decref(p);
+    http_res_bytes(req, res, 402, "application/problem+json", text ? text : "",
+                   text ? strlen(text) : 0);
+    free(text);
+}
+
 /* ---- create ----------------------------------------------------------------------------- */
 
 static const json_field_spec create_spec[] = {
@@ -210,13 +233,32 @@ static void session_create(http_req *req, http_res *res)
     const db_param p[] = {DB_TEXT(id),    DB_TEXT(req->user_id), DB_TEXT(lower), DB_INT(version),
                           DB_TEXT(mode),  DB_INT(seed),          DB_TEXT(prep_end),
                           DB_TEXT(now),   DB_TEXT(state_text)};
-    rc = db_exec(c,
-                 "INSERT INTO sessions (id, user_id, scenario_id, scenario_version, mode, status, "
-                 "seed, prep_ends_at, last_activity_at, created_at, updated_at, patient_state) "
-                 "VALUES ($1, $2, $3, $4, $5, 'preparing', $6, $7, $8, $8, $8, $9)",
-                 p, ARRAY_LEN(p), NULL);
+    /* The quota check, the session and its usage event commit together: under SQLite's single
+     * writer two requests cannot both take the last session of the month. */
+    entitlement ent;
+    rc = db_begin(c);
+    if (rc == DB_OK)
+        rc = billing_entitlement(c, req->user_id, &ent);
+    if (rc == DB_OK && ent.sessions_limit >= 0 && ent.sessions_used >= ent.sessions_limit) {
+        db_rollback(c);
+        free(state_text);
+        quota_exceeded(req, res, &ent);
+        goto out;
+    }
+    if (rc == DB_OK)
+        rc = db_exec(c,
+                     "INSERT INTO sessions (id, user_id, scenario_id, scenario_version, mode, "
+                     "status, seed, prep_ends_at, last_activity_at, created_at, updated_at, "
+                     "patient_state) VALUES ($1, $2, $3, $4, $5, 'preparing', $6, $7, $8, $8, "
+                     "$8, $9)",
+                     p, ARRAY_LEN(p), NULL);
+    if (rc == DB_OK)
+        rc = billing_record_session(c, req->user_id, id);
+    if (rc == DB_OK)
+        rc = db_commit(c);
     free(state_text);
     if (rc != DB_OK) {
+        db_rollback(c);
         service_db_failed(req, res, c, "sessions: create session");
         goto out;
     }
@@ -539,7 +581,7 @@ static const rate_rule create_limits[] = {
     {.name = NULL},
 };
 
-static const int c_create[] = {201, 400, 401, 403, 415, 422, 429, 0};
+static const int c_create[] = {201, 400, 401, 402, 403, 415, 422, 429, 0};
 static const int c_state[] = {200, 401, 403, 404, 409, 0};
 static const int c_turn[] = {200, 400, 401, 403, 404, 409, 415, 422, 429, 0};
 static const int c_get[] = {200, 401, 403, 404, 0};
