@@ -45,3 +45,18 @@ def test_free_plan_quota(srv, scenario_ids):
     other = new_user(srv)
     assert other.post("/v1/sessions", json={"scenario_id": sid, "mode": "text"}).status_code == 201
     assert_problem(srv.get("/v1/billing/subscription"), 401)
+
+
+def test_quota_holds_under_concurrent_creates(srv, scenario_ids):
+    """Ten simultaneous creates on a fresh free account: exactly three succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+    u = new_user(srv)
+    sid = next(iter(scenario_ids.values()))
+
+    def create(_):
+        return u.post("/v1/sessions", json={"scenario_id": sid, "mode": "text"}).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(create, range(10)))
+    assert sorted(codes) == [201] * 3 + [402] * 7, codes
+    assert u.get("/v1/billing/subscription").json()["usage"]["sessions_used"] == 3

@@ -95,6 +95,19 @@ int billing_entitlement(db_conn *c, const char *user_id, entitlement *out)
     return DB_OK;
 }
 
+int billing_lock_user(db_conn *c, const char *user_id)
+{
+    if (db_conn_kind(c) != DB_POSTGRES)
+        return DB_OK; /* BEGIN IMMEDIATE already made this transaction the only writer */
+    const db_param p[] = {DB_TEXT(user_id)};
+    db_rows *r = NULL;
+    int rc = db_query(c, "SELECT id FROM users WHERE id = $1 FOR UPDATE", p, 1, &r);
+    if (rc == DB_OK)
+        rc = db_rows_next(r) >= 0 ? DB_OK : DB_ERROR;
+    db_rows_free(r);
+    return rc;
+}
+
 int billing_record_session(db_conn *c, const char *user_id, const char *session_id)
 {
     char id[UUID_STR_LEN], now[RFC3339_LEN];

@@ -20,6 +20,9 @@ typedef struct entitlement {
     int paid;               /* 1 when a subscription (not the free plan) applies */
 } entitlement;
 
+/* Serialises quota decisions for one user inside the caller's transaction: SQLite already
+ * has a single writer; PostgreSQL locks the user's row until commit. */
+int billing_lock_user(db_conn *c, const char *user_id) WUR;
 /* What user_id may do right now (in the caller's transaction when one is open). */
 int billing_entitlement(db_conn *c, const char *user_id, entitlement *out) WUR;
 /* Counts a started session against the quota; call in the transaction that creates it. */

@@ -233,10 +233,13 @@ static void session_create(http_req *req, http_res *res)
     const db_param p[] = {DB_TEXT(id),    DB_TEXT(req->user_id), DB_TEXT(lower), DB_INT(version),
                           DB_TEXT(mode),  DB_INT(seed),          DB_TEXT(prep_end),
                           DB_TEXT(now),   DB_TEXT(state_text)};
-    /* The quota check, the session and its usage event commit together: under SQLite's single
-     * writer two requests cannot both take the last session of the month. */
+    /* The quota check, the session and its usage event commit together, with the user locked
+     * (SQLite: single writer; PostgreSQL: row lock): two requests cannot both take the last
+     * session of the period. */
     entitlement ent;
     rc = db_begin(c);
+    if (rc == DB_OK)
+        rc = billing_lock_user(c, req->user_id);
     if (rc == DB_OK)
         rc = billing_entitlement(c, req->user_id, &ent);
     if (rc == DB_OK && ent.sessions_limit >= 0 && ent.sessions_used >= ent.sessions_limit) {
