@@ -75,6 +75,34 @@ static void audit_simple(db_conn *c, http_req *req, const char *action, const ch
     json_decref(details);
 }
 
+/* The end of a successful register or login, inside the caller's open transaction: a new
+ * token pair, the audit row, commit, then {user, tokens} with status. Releases c. */
+static void sign_in(http_req *req, http_res *res, db_conn *c, const char *id, unsigned role,
+                    const char *action, int status)
+{
+    json_t *tokens = NULL;
+    int rc = user_issue_tokens(req, c, id, role, NULL, NULL, &tokens);
+    if (rc == DB_OK) {
+        audit_entry e = {.action = action, .actor_id = id, .target_type = "user",
+                         .target_id = id};
+        rc = audit_write(c, req, &e);
+    }
+    if (rc == DB_OK)
+        rc = db_commit(c);
+    if (rc != DB_OK) {
+        db_rollback(c);
+        json_decref(tokens);
+        service_db_failed(req, res, c, action);
+        db_release(c);
+        return;
+    }
+    int dberr = 0;
+    json_t *user = user_load(c, id, 0, NULL, NULL, &dberr);
+    db_release(c);
+    json_object_set_new(tokens, "user", user ? user : json_null());
+    http_res_json(req, res, status, tokens);
+}
+
 /* ---- register ------------------------------------------------------------------------ */
 
 static const json_field_spec register_spec[] = {
@@ -137,7 +165,6 @@ static void auth_register(http_req *req, http_res *res)
         DB_TEXT(json_string_value(json_object_get(body, "country"))),
         DB_TEXT(now),
     };
-    json_t *tokens = NULL;
     int rc = db_begin(c);
     if (rc == DB_OK)
         rc = db_exec(c,
@@ -157,29 +184,16 @@ static void auth_register(http_req *req, http_res *res)
         rc = user_send_email_token(req, c, id, email,
                                    json_string_value(json_object_get(body, "full_name")),
                                    "verify");
-    if (rc == DB_OK)
-        rc = user_issue_tokens(req, c, id, ROLE_CANDIDATE, NULL, NULL, &tokens);
-    if (rc == DB_OK) {
-        audit_entry e = {.action = "user.register", .actor_id = id, .target_type = "user",
-                         .target_id = id};
-        rc = audit_write(c, req, &e);
-    }
-    if (rc == DB_OK)
-        rc = db_commit(c);
     if (rc != DB_OK) {
         db_rollback(c);
-        json_decref(tokens);
         service_db_failed(req, res, c, "register");
         db_release(c);
         goto out;
     }
-    int dberr = 0;
-    json_t *user = user_load(c, id, 0, NULL, NULL, &dberr);
-    db_release(c);
+    sign_in(req, res, c, id, ROLE_CANDIDATE, "user.register", 201);
+    if (res->status == 201)
+        http_res_header(req, res, "Location", "/v1/users/me");
     app_kick_outbox(req->app);
-    json_object_set_new(tokens, "user", user ? user : json_null());
-    http_res_header(req, res, "Location", "/v1/users/me");
-    http_res_json(req, res, 201, tokens);
 out:
     json_decref(errors);
     json_decref(body);
@@ -264,28 +278,13 @@ static void auth_login(http_req *req, http_res *res)
             rc = db_exec(c, "UPDATE users SET password_hash = $1 WHERE id = $2", up, 2, NULL);
         }
     }
-    json_t *tokens = NULL;
-    if (rc == DB_OK)
-        rc = user_issue_tokens(req, c, id, role, NULL, NULL, &tokens);
-    if (rc == DB_OK) {
-        audit_entry e = {.action = "auth.login", .actor_id = id, .target_type = "user",
-                         .target_id = id};
-        rc = audit_write(c, req, &e);
-    }
-    if (rc == DB_OK)
-        rc = db_commit(c);
     if (rc != DB_OK) {
         db_rollback(c);
-        json_decref(tokens);
         service_db_failed(req, res, c, "login");
         db_release(c);
         goto out;
     }
-    int dberr = 0;
-    json_t *user = user_load(c, id, 0, NULL, NULL, &dberr);
-    db_release(c);
-    json_object_set_new(tokens, "user", user ? user : json_null());
-    http_res_json(req, res, 200, tokens);
+    sign_in(req, res, c, id, role, "auth.login", 200);
 out:
     json_decref(errors);
     json_decref(body);
