@@ -6,11 +6,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -523,6 +525,175 @@ static int load_scale(const struct loader *l, config *c)
     return load_one_scale(l, "SESSION_TIME_SCALE", &c->session_time_scale);
 }
 
+/* An optional http(s) base URL without a trailing slash. */
+static int load_url(const struct loader *l, const char *name, const char *def, char **out)
+{
+    const char *v = env_get(l, name);
+    if (!v || !*v)
+        v = def;
+    if (!v)
+        return 0;
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 &&
+        strncmp(v, "ws://", 5) != 0 && strncmp(v, "wss://", 6) != 0)
+        return fail(l, "%s: must start with http://, https://, ws:// or wss://", name);
+    if (load_str(l, name, v, 500, out) != 0)
+        return -1;
+    size_t n = strlen(*out);
+    while (n > 0 && (*out)[n - 1] == '/')
+        (*out)[--n] = '\0';
+    return 0;
+}
+
+/* An optional secret: never echoed; NULL when unset or empty. */
+static int load_secret(const struct loader *l, const char *name, char **out)
+{
+    const char *v = env_get(l, name);
+    if (!v || !*v)
+        return 0;
+    return load_str(l, name, v, 1000, out);
+}
+
+static int parse_data_key(const char *v, unsigned char key[32])
+{
+    size_t n = strlen(v), got = 0;
+    if (n == 64 && sodium_hex2bin(key, 32, v, n, NULL, &got, NULL) == 0 && got == 32)
+        return 0;
+    if (sodium_base642bin(key, 32, v, n, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) ==
+            0 && got == 32)
+        return 0;
+    if (sodium_base642bin(key, 32, v, n, NULL, &got, NULL, sodium_base64_VARIANT_URLSAFE) ==
+            0 && got == 32)
+        return 0;
+    if (sodium_base642bin(key, 32, v, n, NULL, &got, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 && got == 32)
+        return 0;
+    return -1;
+}
+
+/* DATA_KEY encrypts recordings at rest. Required in production; otherwise a key is kept in
+ * DATA_DIR/data.key (created 0600 on first start) so recordings survive restarts. */
+static int load_data_key(const struct loader *l, config *c)
+{
+    const char *v = env_get(l, "DATA_KEY");
+    if (v && *v) {
+        if (parse_data_key(v, c->data_key) != 0)
+            return fail(l, "DATA_KEY: must be 64 hex characters or base64 of 32 bytes");
+        return 0;
+    }
+    if (c->production)
+        return fail(l, "DATA_KEY: is required when PRODUCTION is true "
+                       "(e.g. openssl rand -hex 32)");
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/data.key", c->data_dir) >= (int)sizeof(path))
+        return fail(l, "DATA_KEY: DATA_DIR is too long for the key file");
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char text[80] = "";
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+            text[--n] = '\0';
+        if (parse_data_key(text, c->data_key) != 0)
+            return fail(l, "DATA_KEY: unset, and %s does not hold a valid key", path);
+        c->data_key_generated = 1;
+        return 0;
+    }
+    randombytes_buf(c->data_key, sizeof(c->data_key));
+    char hex[65];
+    sodium_bin2hex(hex, sizeof(hex), c->data_key, sizeof(c->data_key));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        /* Another process created it first: use that one. */
+        if (errno == EEXIST)
+            return load_data_key(l, c);
+        return fail(l, "DATA_KEY: unset, and %s cannot be created: %s", path, strerror(errno));
+    }
+    int ok = write(fd, hex, 64) == 64 && write(fd, "\n", 1) == 1;
+    ok = (fsync(fd) == 0) && ok;
+    close(fd);
+    sodium_memzero(hex, sizeof(hex));
+    if (!ok)
+        return fail(l, "DATA_KEY: unset, and %s cannot be written", path);
+    c->data_key_generated = 1;
+    return 0;
+}
+
+static int load_choice(const struct loader *l, const char *name, const char *a, const char *b,
+                       int *out)
+{
+    const char *v = env_get(l, name);
+    *out = 0;
+    if (!v || !*v || strcmp(v, a) == 0)
+        return 0;
+    if (strcmp(v, b) == 0) {
+        *out = 1;
+        return 0;
+    }
+    return fail(l, "%s: must be %s or %s", name, a, b);
+}
+
+static int load_voice(const struct loader *l, config *c)
+{
+    if (load_data_key(l, c) != 0 || load_choice(l, "STT_ENGINE", "pocketsphinx", "remote",
+                                                &c->stt_remote) != 0 ||
+        load_url(l, "STT_URL", NULL, &c->stt_url) != 0 ||
+        load_secret(l, "STT_API_KEY", &c->stt_api_key) != 0 ||
+        load_str(l, "STT_MODEL", "whisper-1", 200, &c->stt_model) != 0 ||
+        load_str(l, "STT_MODEL_DIR", "/usr/share/pocketsphinx/model/en-us", 1000,
+                 &c->stt_model_dir) != 0 ||
+        load_int(l, "STT_DECODERS", 4, 1, 64, &c->stt_decoders) != 0 ||
+        load_choice(l, "TTS_ENGINE", "flite", "remote", &c->tts_remote) != 0 ||
+        load_url(l, "TTS_URL", NULL, &c->tts_url) != 0 ||
+        load_secret(l, "TTS_API_KEY", &c->tts_api_key) != 0 ||
+        load_str(l, "TTS_MODEL", "tts-1", 200, &c->tts_model) != 0 ||
+        load_url(l, "LLM_BASE_URL", NULL, &c->llm_base_url) != 0 ||
+        load_secret(l, "LLM_API_KEY", &c->llm_api_key) != 0 ||
+        load_str(l, "LLM_MODEL", "gpt-4o-mini", 200, &c->llm_model) != 0 ||
+        load_int(l, "LLM_TIMEOUT_MS", 8000, 100, 120000, &c->llm_timeout_ms) != 0 ||
+        load_int(l, "VAD_HANGOVER_SHORT_MS", 400, 100, 3000, &c->vad_hangover_short_ms) != 0 ||
+        load_int(l, "VAD_HANGOVER_LONG_MS", 900, 100, 5000, &c->vad_hangover_long_ms) != 0 ||
+        load_int(l, "VAD_MIN_SPEECH_MS", 100, 20, 2000, &c->vad_min_speech_ms) != 0 ||
+        load_int(l, "STREAM_IDLE_SECONDS", 60, 5, 3600, &c->stream_idle_s) != 0 ||
+        load_url(l, "LIVEKIT_URL", NULL, &c->livekit_url) != 0 ||
+        load_secret(l, "LIVEKIT_API_KEY", &c->livekit_api_key) != 0 ||
+        load_secret(l, "LIVEKIT_API_SECRET", &c->livekit_api_secret) != 0)
+        return -1;
+    if (c->stt_remote && !c->stt_url)
+        return fail(l, "STT_URL: is required when STT_ENGINE is remote");
+    if (c->tts_remote && !c->tts_url)
+        return fail(l, "TTS_URL: is required when TTS_ENGINE is remote");
+    if (c->vad_hangover_short_ms > c->vad_hangover_long_ms)
+        return fail(l, "VAD_HANGOVER_SHORT_MS: must not exceed VAD_HANGOVER_LONG_MS");
+    if (c->livekit_url && (!c->livekit_api_key || !c->livekit_api_secret))
+        return fail(l, "LIVEKIT_API_KEY: LIVEKIT_URL needs LIVEKIT_API_KEY and "
+                       "LIVEKIT_API_SECRET");
+    return 0;
+}
+
+static int load_billing(const struct loader *l, config *c)
+{
+    if (load_choice(l, "BILLING_PROVIDER", "local", "stripe", &c->billing_stripe) != 0 ||
+        load_url(l, "STRIPE_API_BASE", "https://api.stripe.com", &c->stripe_api_base) != 0 ||
+        load_secret(l, "STRIPE_SECRET_KEY", &c->stripe_secret_key) != 0 ||
+        load_secret(l, "STRIPE_WEBHOOK_SECRET", &c->stripe_webhook_secret) != 0 ||
+        load_secret(l, "STRIPE_PRICE_STANDARD", &c->stripe_price_standard) != 0 ||
+        load_secret(l, "STRIPE_PRICE_PREMIUM", &c->stripe_price_premium) != 0 ||
+        load_int(l, "STRIPE_TIMEOUT_MS", 10000, 100, 120000, &c->stripe_timeout_ms) != 0 ||
+        load_int(l, "BILLING_GRACE_DAYS", 3, 0, 60, &c->billing_grace_days) != 0)
+        return -1;
+    if (c->billing_stripe) {
+        if (!c->stripe_secret_key)
+            return fail(l, "STRIPE_SECRET_KEY: is required when BILLING_PROVIDER is stripe");
+        if (!c->stripe_webhook_secret)
+            return fail(l, "STRIPE_WEBHOOK_SECRET: is required when BILLING_PROVIDER is stripe");
+        if (!c->stripe_price_standard || !c->stripe_price_premium)
+            return fail(l, "STRIPE_PRICE_STANDARD: STRIPE_PRICE_STANDARD and "
+                           "STRIPE_PRICE_PREMIUM are required when BILLING_PROVIDER is stripe");
+    }
+    return 0;
+}
+
 int config_load(config *c, config_env_fn env, void *ud, char *err, size_t errlen)
 {
     struct loader l = {env, ud, err, errlen};
@@ -579,6 +750,10 @@ int config_load(config *c, config_env_fn env, void *ud, char *err, size_t errlen
         rc = load_cors_origins(&l, c);
     if (!rc)
         rc = load_log_level(&l, c);
+    if (!rc)
+        rc = load_voice(&l, c);
+    if (!rc)
+        rc = load_billing(&l, c);
     if (rc) {
         config_free(c);
         return -1;
@@ -607,6 +782,21 @@ void config_free(config *c)
     free(c->jwt_audience);
     free(c->smtp_url);
     free(c->smtp_from);
+    char **secrets[] = {&c->stt_api_key, &c->tts_api_key, &c->llm_api_key,
+                        &c->livekit_api_secret, &c->stripe_secret_key,
+                        &c->stripe_webhook_secret};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        if (*secrets[i])
+            sodium_memzero(*secrets[i], strlen(*secrets[i]));
+    char **strs[] = {&c->stt_url, &c->stt_api_key, &c->stt_model, &c->stt_model_dir,
+                     &c->tts_url, &c->tts_api_key, &c->tts_model, &c->llm_base_url,
+                     &c->llm_api_key, &c->llm_model, &c->livekit_url, &c->livekit_api_key,
+                     &c->livekit_api_secret, &c->stripe_api_base, &c->stripe_secret_key,
+                     &c->stripe_webhook_secret, &c->stripe_price_standard,
+                     &c->stripe_price_premium};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        free(*strs[i]);
+    sodium_memzero(c->data_key, sizeof(c->data_key));
     memset(c, 0, sizeof(*c));
 }
 

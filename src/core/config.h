@@ -35,6 +35,39 @@ typedef struct config {
     char *smtp_from;           /* SMTP_FROM */
     double rate_limit_scale;   /* RATE_LIMIT_WINDOW_SCALE (0 < x <= 1) */
     double session_time_scale; /* SESSION_TIME_SCALE (0 < x <= 1): prep and role-play clocks */
+    /* voice and AI engines (issue 5) */
+    unsigned char data_key[32]; /* DATA_KEY (64 hex or base64 of 32 bytes): recordings at rest */
+    int data_key_generated;     /* 1 when DATA_KEY was unset and DATA_DIR/data.key was used */
+    int stt_remote;             /* STT_ENGINE: 0 pocketsphinx, 1 remote */
+    char *stt_url;              /* STT_URL: Whisper-compatible base URL (remote) */
+    char *stt_api_key;          /* STT_API_KEY */
+    char *stt_model;            /* STT_MODEL (remote model name) */
+    char *stt_model_dir;        /* STT_MODEL_DIR: pocketsphinx en-us model directory */
+    int stt_decoders;           /* STT_DECODERS: concurrent utterances being recognised */
+    int tts_remote;             /* TTS_ENGINE: 0 flite, 1 remote */
+    char *tts_url;              /* TTS_URL: OpenAI-compatible base URL (remote) */
+    char *tts_api_key;          /* TTS_API_KEY */
+    char *tts_model;            /* TTS_MODEL */
+    char *llm_base_url;         /* LLM_BASE_URL: OpenAI-compatible; NULL = no LLM patient */
+    char *llm_api_key;          /* LLM_API_KEY */
+    char *llm_model;            /* LLM_MODEL */
+    int llm_timeout_ms;         /* LLM_TIMEOUT_MS: then the scripted patient answers */
+    int vad_hangover_short_ms;  /* VAD_HANGOVER_SHORT_MS: after a complete sentence */
+    int vad_hangover_long_ms;   /* VAD_HANGOVER_LONG_MS: otherwise */
+    int vad_min_speech_ms;      /* VAD_MIN_SPEECH_MS */
+    int stream_idle_s;          /* STREAM_IDLE_SECONDS: a silent socket is closed after this */
+    char *livekit_url;          /* LIVEKIT_URL (wss://…); NULL = /v1/rtc/token answers 503 */
+    char *livekit_api_key;      /* LIVEKIT_API_KEY */
+    char *livekit_api_secret;   /* LIVEKIT_API_SECRET */
+    /* billing (issue 7) */
+    int billing_stripe;         /* BILLING_PROVIDER: 0 local, 1 stripe */
+    char *stripe_api_base;      /* STRIPE_API_BASE */
+    char *stripe_secret_key;    /* STRIPE_SECRET_KEY */
+    char *stripe_webhook_secret; /* STRIPE_WEBHOOK_SECRET: "whsec_…" (comma separated = rotation) */
+    char *stripe_price_standard; /* STRIPE_PRICE_STANDARD */
+    char *stripe_price_premium;  /* STRIPE_PRICE_PREMIUM */
+    int stripe_timeout_ms;      /* STRIPE_TIMEOUT_MS per attempt */
+    int billing_grace_days;     /* BILLING_GRACE_DAYS: past_due keeps the plan this long */
 } config;
 
 /* Looks a variable up; NULL when unset. The default reads the process environment. */
