@@ -60,3 +60,14 @@ def test_quota_holds_under_concurrent_creates(srv, scenario_ids):
         codes = list(pool.map(create, range(10)))
     assert sorted(codes) == [201] * 3 + [402] * 7, codes
     assert u.get("/v1/billing/subscription").json()["usage"]["sessions_used"] == 3
+
+
+def test_voice_needs_a_voice_plan(srv, scenario_ids):
+    u = new_user(srv)
+    sid = next(iter(scenario_ids.values()))
+    p = assert_problem(u.post("/v1/sessions", json={"scenario_id": sid, "mode": "voice"}), 402,
+                       "voice-not-included")
+    assert p["plan"] == "free" and p["upgrade"] == "/v1/billing/checkout"
+    # The refusal used none of the quota.
+    assert u.get("/v1/billing/subscription").json()["usage"]["sessions_used"] == 0
+    assert u.get("/v1/sessions").json()["total"] == 0

@@ -169,6 +169,22 @@ static void quota_exceeded(http_req *req, http_res *res, const entitlement *e)
     free(text);
 }
 
+/* 402: the plan has no voice sessions. */
+static void voice_not_included(http_req *req, http_res *res, const entitlement *e)
+{
+    char detail[200];
+    snprintf(detail, sizeof(detail),
+             "Your %s plan includes text sessions only. Upgrade to practise by voice.", e->plan);
+    json_t *p = problem_new(402, "voice-not-included", "Plan Limit Reached", detail, NULL);
+    json_object_set_new(p, "plan", json_string(e->plan));
+    json_object_set_new(p, "upgrade", json_string("/v1/billing/checkout"));
+    char *text = json_dump_compact(p);
+    json_decref(p);
+    http_res_bytes(req, res, 402, "application/problem+json", text ? text : "",
+                   text ? strlen(text) : 0);
+    free(text);
+}
+
 /* ---- create ----------------------------------------------------------------------------- */
 
 static const json_field_spec create_spec[] = {
@@ -191,10 +207,6 @@ static void session_create(http_req *req, http_res *res)
         json_errors_add(errors, "scenario_id", "must be a scenario id (UUID)");
     if (mode && strcmp(mode, "text") != 0 && strcmp(mode, "voice") != 0)
         json_errors_add(errors, "mode", "must be text or voice");
-    else if (mode && strcmp(mode, "voice") == 0)
-        /* Speech recognition and synthesis are not part of this build yet: refusing is
-         * honest, accepting would strand the candidate in a session they cannot speak in. */
-        json_errors_add(errors, "mode", "voice sessions are not available on this server yet");
     if (json_array_size(errors) > 0) {
         http_res_problem(req, res, 422, "Some fields are invalid.", errors);
         goto out;
@@ -242,6 +254,12 @@ static void session_create(http_req *req, http_res *res)
         rc = billing_lock_user(c, req->user_id);
     if (rc == DB_OK)
         rc = billing_entitlement(c, req->user_id, &ent);
+    if (rc == DB_OK && strcmp(mode, "voice") == 0 && !ent.voice) {
+        db_rollback(c);
+        free(state_text);
+        voice_not_included(req, res, &ent);
+        goto out;
+    }
     if (rc == DB_OK && ent.sessions_limit >= 0 && ent.sessions_used >= ent.sessions_limit) {
         db_rollback(c);
         free(state_text);
