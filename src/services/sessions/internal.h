@@ -35,12 +35,57 @@ int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t a
 /* A turn row; meta may be NULL. */
 int turn_insert(db_conn *c, const char *session_id, long long n, const char *speaker,
                 const char *text, int64_t t_ms, const json_t *meta);
+/* What a voice turn adds to a turn row. */
+typedef struct turn_voice {
+    const json_t *words;   /* [{w, start, end, conf}] (seconds) or NULL */
+    int duration_ms;       /* length of the utterance */
+    const char *audio_key; /* blob key of the sealed recording, or NULL */
+} turn_voice;
+/* A candidate turn said by voice (input 'voice'). */
+int turn_insert_voice(db_conn *c, const char *session_id, long long n, const char *text,
+                      int64_t t_ms, const turn_voice *v);
+/* Barge-in: the patient's turn n was cut off after played_ms of its audio. */
+int turn_mark_interrupted(db_conn *c, const char *session_id, long long n, int played_ms);
 /* The next turn number of a session. */
 int turn_next_n(db_conn *c, const char *session_id, long long *n);
 
 /* Creates the pending feedback row and queues the scoring job, in the caller's transaction
  * (the one that completes the session). */
 int session_queue_scoring(db_conn *c, const char *session_id);
+
+/* ---- taking a turn (turns.c): one path for REST text, REST audio and the stream ---------- */
+
+struct app;
+
+/* What the candidate said. */
+typedef struct turn_input {
+    const char *text;        /* the words (raw: fillers and repetitions stay) */
+    const turn_voice *voice; /* NULL for a typed turn */
+    int64_t said_at_ms;      /* wall clock when the candidate began; 0 = now */
+} turn_input;
+
+typedef struct turn_outcome {
+    long long n;          /* the candidate turn; the patient's reply is n + 1 */
+    int64_t t_ms;         /* ms since the role-play started */
+    patient_reply reply;  /* the patient's answer (free with patient_reply_free) */
+    int completed;        /* the reply was the closing line: the session is completed */
+    char voice[16];       /* the patient's voice (from the card) */
+} turn_outcome;
+
+enum {
+    TURN_OK = 0,
+    TURN_NOT_FOUND = 1,  /* no such session, or not the caller's */
+    TURN_WRONG_STATE = 2, /* not active (status has the state) */
+    TURN_TIME_UP = 3,     /* past ends_at: the session was completed with the closing line */
+    TURN_BUSY = 4,        /* another turn of this session committed first */
+    TURN_DB_ERROR = -1,
+};
+
+/* Stores the candidate's turn, asks the patient engine and stores its reply, in one
+ * transaction; completes the session when the reply is the closing line (scoring queued).
+ * status (16 bytes) receives the session's status for TURN_WRONG_STATE. */
+int session_take_turn(struct app *a, db_conn *c, const char *session_id, const char *user_id,
+                      const turn_input *in, turn_outcome *out, char status[16]);
 
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);

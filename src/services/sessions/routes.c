@@ -357,18 +357,37 @@ static const json_field_spec turn_spec[] = {
     {.name = "text", .type = JF_STRING, .required = 1, .max_len = TURN_TEXT_MAX},
 };
 
-/* Completes an active session whose time ran out; answers 409 (time is up). */
-static void finish_late(http_req *req, http_res *res, db_conn *c, session_row *row,
-                        const json_t *card)
+/* Answers for a turn that was not taken. */
+static void turn_refused(http_req *req, http_res *res, db_conn *c, int rc, const char *status)
 {
-    int rc = db_begin(c);
-    if (rc == DB_OK)
-        rc = session_complete(c, row, card, time_now_ms());
-    if (rc == DB_OK)
-        rc = db_commit(c);
-    if (rc != DB_OK)
-        db_rollback(c); /* the sweeper will complete it */
-    conflict(req, res, "The role-play time is over; the session has ended.");
+    switch (rc) {
+    case TURN_NOT_FOUND:
+        not_found(req, res);
+        break;
+    case TURN_WRONG_STATE:
+        conflict(req, res,
+                 strcmp(status, "preparing") == 0 ? "The role-play has not started yet."
+                                                  : "This session has already ended.");
+        break;
+    case TURN_TIME_UP:
+        conflict(req, res, "The role-play time is over; the session has ended.");
+        break;
+    case TURN_BUSY:
+        conflict(req, res, "Another turn of this session is being processed; try again.");
+        break;
+    default:
+        service_db_failed(req, res, c, "sessions: take turn");
+    }
+}
+
+static json_t *outcome_json(http_req *req, const turn_outcome *o, json_t *candidate)
+{
+    json_t *patient = turn_json(o->n + 1, "patient", o->reply.text, o->t_ms);
+    json_object_set_new(patient, "audio_url",
+                        json_string(arena_printf(req->pool, "/v1/sessions/%s/turns/%lld/audio",
+                                                 http_req_param(req, "id"), o->n + 1)));
+    return json_pack("{s:o, s:o, s:s}", "candidate_turn", candidate, "patient_turn", patient,
+                     "status", o->completed ? "completed" : "active");
 }
 
 static void session_turn(http_req *req, http_res *res)
@@ -377,11 +396,9 @@ static void session_turn(http_req *req, http_res *res)
     if (!body)
         return;
     json_t *errors = json_array();
-    json_t *card = NULL;
     db_conn *c = NULL;
-    session_row row;
-    memset(&row, 0, sizeof(row));
-    patient_reply reply = {0};
+    turn_outcome o;
+    memset(&o, 0, sizeof(o));
     json_validate(body, turn_spec, ARRAY_LEN(turn_spec), 1, errors);
     const char *text = json_string_value(json_object_get(body, "text"));
     if (text && !*text)
@@ -393,71 +410,18 @@ static void session_turn(http_req *req, http_res *res)
     c = service_db_acquire(req, res);
     if (!c)
         goto out;
-    if (!load_for_action(req, res, c, "active", &row, &card))
-        goto out;
-    int64_t now_ms = time_now_ms();
-    if (now_ms >= row.ends_ms) {
-        finish_late(req, res, c, &row, card);
-        goto out;
-    }
-    int64_t t = now_ms - row.started_ms;
-    patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
-    if (!row.patient_state)
-        row.patient_state = patient_state_new(&ctx);
-    if (patient_respond(&ctx, row.patient_state, text, t, &reply) != 0) {
-        service_db_failed(req, res, c, "sessions: patient reply");
+    char status[16];
+    turn_input in = {.text = text};
+    int rc = session_take_turn(req->app, c, http_req_param(req, "id"), req->user_id, &in, &o,
+                               status);
+    if (rc != TURN_OK) {
+        turn_refused(req, res, c, rc, status);
         goto out;
     }
-    char now[RFC3339_LEN];
-    time_format_rfc3339(now_ms, now);
-    char *state = json_dumps(row.patient_state, JSON_COMPACT);
-    long long n = 0;
-    int64_t affected = 0;
-    int rc = db_begin(c);
-    if (rc == DB_OK)
-        rc = turn_next_n(c, row.id, &n);
-    if (rc == DB_OK)
-        rc = turn_insert(c, row.id, n, "candidate", text, t, NULL);
-    if (rc == DB_OK)
-        rc = turn_insert(c, row.id, n + 1, "patient", reply.text, t, reply.meta);
-    if (rc == DB_OK) {
-        const db_param p[] = {DB_TEXT(now), DB_TEXT(state), DB_TEXT(row.id)};
-        rc = db_exec(c,
-                     "UPDATE sessions SET last_activity_at = $1, updated_at = $1, "
-                     "patient_state = $2 WHERE id = $3 AND status = 'active'",
-                     p, 3, &affected);
-    }
-    if (rc == DB_OK && affected == 1 && reply.closing) {
-        const db_param p[] = {DB_TEXT(now), DB_TEXT(row.id)};
-        rc = db_exec(c,
-                     "UPDATE sessions SET status = 'completed', completed_at = $1 WHERE id = $2",
-                     p, 2, NULL);
-        if (rc == DB_OK)
-            rc = session_queue_scoring(c, row.id);
-    }
-    if (rc == DB_OK && affected == 1)
-        rc = db_commit(c);
-    free(state);
-    if (rc != DB_OK || affected != 1) {
-        db_rollback(c);
-        if (rc == DB_ECONSTRAINT || (rc == DB_OK && affected != 1))
-            conflict(req, res, "Another turn of this session is being processed; try again.");
-        else
-            service_db_failed(req, res, c, "sessions: store turn");
-        goto out;
-    }
-    if (reply.closing)
-        app_kick_outbox(req->app);
-    json_t *out = json_pack("{s:o, s:o, s:s}", "candidate_turn",
-                            turn_json(n, "candidate", text, t), "patient_turn",
-                            turn_json(n + 1, "patient", reply.text, t), "status",
-                            reply.closing ? "completed" : "active");
-    http_res_json(req, res, 200, out);
+    http_res_json(req, res, 200,
+                  outcome_json(req, &o, turn_json(o.n, "candidate", text, o.t_ms)));
 out:
-    patient_reply_free(&reply);
-    json_decref(row.patient_state);
-    json_decref(card);
+    patient_reply_free(&o.reply);
     if (c)
         db_release(c);
     json_decref(errors);

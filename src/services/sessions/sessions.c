@@ -86,6 +86,40 @@ int turn_insert(db_conn *c, const char *session_id, long long n, const char *spe
     return rc;
 }
 
+int turn_insert_voice(db_conn *c, const char *session_id, long long n, const char *text,
+                      int64_t t_ms, const turn_voice *v)
+{
+    char id[UUID_STR_LEN], now[RFC3339_LEN];
+    id_uuid7(id);
+    time_format_rfc3339(time_now_ms(), now);
+    char *words = v->words ? json_dumps(v->words, JSON_COMPACT) : NULL;
+    const db_param p[] = {DB_TEXT(id),
+                          DB_TEXT(session_id),
+                          DB_INT(n),
+                          DB_TEXT(text),
+                          DB_INT(t_ms < 0 ? 0 : t_ms),
+                          DB_INT(v->duration_ms < 0 ? 0 : v->duration_ms),
+                          DB_TEXT(words),
+                          DB_TEXT(v->audio_key),
+                          DB_TEXT(now)};
+    int rc = db_exec(c,
+                     "INSERT INTO turns (id, session_id, n, speaker, input, text, t_ms, "
+                     "duration_ms, words, audio_key, created_at) "
+                     "VALUES ($1, $2, $3, 'candidate', 'voice', $4, $5, $6, $7, $8, $9)",
+                     p, ARRAY_LEN(p), NULL);
+    free(words);
+    return rc;
+}
+
+int turn_mark_interrupted(db_conn *c, const char *session_id, long long n, int played_ms)
+{
+    const db_param p[] = {DB_INT(played_ms < 0 ? 0 : played_ms), DB_TEXT(session_id), DB_INT(n)};
+    return db_exec(c,
+                   "UPDATE turns SET interrupted = TRUE, played_ms = $1 "
+                   "WHERE session_id = $2 AND n = $3 AND speaker = 'patient'",
+                   p, 3, NULL);
+}
+
 int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t at_ms)
 {
     patient_context ctx;

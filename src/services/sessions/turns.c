@@ -1,0 +1,127 @@
+/* Taking a turn: the candidate's words (typed or recognised) go in, the patient's reply comes
+ * out, both stored in one transaction with the engine's new state. REST text turns, REST audio
+ * uploads and the real-time stream all come through here, so they cannot drift apart. */
+#include "services/sessions/internal.h"
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "services/app.h"
+#include "services/content/content.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void voice_of(const json_t *card, char out[16])
+{
+    const char *v = json_string_value(json_object_get(json_object_get(card, "patient_card"),
+                                                      "voice"));
+    snprintf(out, 16, "%s", v ? v : "");
+}
+
+int session_take_turn(struct app *a, db_conn *c, const char *session_id, const char *user_id,
+                      const turn_input *in, turn_outcome *out, char status[16])
+{
+    (void)a;
+    memset(out, 0, sizeof(*out));
+    status[0] = '\0';
+    session_row row;
+    json_t *card = NULL;
+    int rc = session_load(c, session_id, &row);
+    if (rc < 0)
+        return TURN_DB_ERROR;
+    if (rc == 0 || strcmp(row.user_id, user_id) != 0) {
+        json_decref(row.patient_state);
+        return TURN_NOT_FOUND;
+    }
+    int result = TURN_DB_ERROR;
+    if (strcmp(row.status, "active") != 0) {
+        snprintf(status, 16, "%s", row.status);
+        result = TURN_WRONG_STATE;
+        goto out;
+    }
+    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK)
+        goto out;
+    voice_of(card, out->voice);
+    int64_t now_ms = time_now_ms();
+    if (now_ms >= row.ends_ms) {
+        /* Too late: the role-play is over. Complete it now (the sweeper would too). */
+        rc = db_begin(c);
+        if (rc == DB_OK)
+            rc = session_complete(c, &row, card, now_ms);
+        if (rc == DB_OK)
+            rc = db_commit(c);
+        if (rc != DB_OK)
+            db_rollback(c);
+        else
+            app_kick_outbox(a);
+        result = TURN_TIME_UP;
+        goto out;
+    }
+    int64_t said = in->said_at_ms > 0 && in->said_at_ms <= now_ms ? in->said_at_ms : now_ms;
+    int64_t t = said - row.started_ms;
+    if (t < 0)
+        t = 0;
+    out->t_ms = t;
+    patient_context ctx;
+    patient_ctx_for(&ctx, card, row.seed);
+    if (!row.patient_state)
+        row.patient_state = patient_state_new(&ctx);
+    if (!row.patient_state ||
+        patient_respond(&ctx, row.patient_state, in->text, now_ms - row.started_ms,
+                        &out->reply) != 0)
+        goto out;
+    char now[RFC3339_LEN];
+    time_format_rfc3339(now_ms, now);
+    char *state = json_dumps(row.patient_state, JSON_COMPACT);
+    long long n = 0;
+    int64_t affected = 0;
+    rc = state ? db_begin(c) : DB_ERROR;
+    if (rc == DB_OK)
+        rc = turn_next_n(c, row.id, &n);
+    if (rc == DB_OK)
+        rc = in->voice ? turn_insert_voice(c, row.id, n, in->text, t, in->voice)
+                       : turn_insert(c, row.id, n, "candidate", in->text, t, NULL);
+    /* The reply comes when the candidate has finished: at the end of a voice utterance. */
+    int64_t reply_t = in->voice ? t + in->voice->duration_ms : t;
+    if (rc == DB_OK)
+        rc = turn_insert(c, row.id, n + 1, "patient", out->reply.text, reply_t, out->reply.meta);
+    if (rc == DB_OK) {
+        const db_param p[] = {DB_TEXT(now), DB_TEXT(state), DB_TEXT(row.id)};
+        rc = db_exec(c,
+                     "UPDATE sessions SET last_activity_at = $1, updated_at = $1, "
+                     "patient_state = $2 WHERE id = $3 AND status = 'active'",
+                     p, 3, &affected);
+    }
+    if (rc == DB_OK && affected == 1 && out->reply.closing) {
+        const db_param p[] = {DB_TEXT(now), DB_TEXT(row.id)};
+        rc = db_exec(c,
+                     "UPDATE sessions SET status = 'completed', completed_at = $1 WHERE id = $2",
+                     p, 2, NULL);
+        if (rc == DB_OK)
+            rc = session_queue_scoring(c, row.id);
+    }
+    if (rc == DB_OK && affected == 1)
+        rc = db_commit(c);
+    free(state);
+    if (rc != DB_OK || affected != 1) {
+        db_rollback(c);
+        if (rc == DB_ECONSTRAINT || (rc == DB_OK && affected != 1)) {
+            result = TURN_BUSY;
+        } else {
+            log_msg(LOG_ERROR, "sessions: store turn of %s: %s", row.id, db_errmsg(c));
+            result = TURN_DB_ERROR;
+        }
+        patient_reply_free(&out->reply);
+        goto out;
+    }
+    out->n = n;
+    out->completed = out->reply.closing;
+    if (out->completed)
+        app_kick_outbox(a);
+    result = TURN_OK;
+out:
+    json_decref(row.patient_state);
+    json_decref(card);
+    return result;
+}
