@@ -87,6 +87,20 @@ enum {
 int session_take_turn(struct app *a, db_conn *c, const char *session_id, const char *user_id,
                       const turn_input *in, turn_outcome *out, char status[16]);
 
+/* Starts a preparing session (→ active, clocks set) and stores the patient's opening line as
+ * turn 0 when the card has one (out->n = -1 then, so the line is turn n + 1; -2 when none). */
+int session_begin(struct app *a, db_conn *c, const char *session_id, const char *user_id,
+                  turn_outcome *out, char status[16]);
+/* The candidate has been silent: the patient raises a due cue or a silence prompt, stored as
+ * its turn n + 1; out->n = -2 and no turn when it has nothing to say. TURN_WRONG_STATE when the
+ * session is not active or its time is up. */
+int session_patient_idle(struct app *a, db_conn *c, const char *session_id,
+                         const char *user_id, turn_outcome *out);
+/* Ends an active session now: the closing line (turn n + 1, text in out->reply.text; n = -2
+ * when none was stored), completed, scoring queued. */
+int session_finish(struct app *a, db_conn *c, const char *session_id, const char *user_id,
+                   turn_outcome *out, char status[16]);
+
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
 

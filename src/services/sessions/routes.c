@@ -98,44 +98,6 @@ static json_t *session_view(http_req *req, db_conn *c, const char *id, int *foun
     return view;
 }
 
-/* Loads a session the caller owns (others: 404). 1 loaded, 0 answered (404/500). */
-static int load_owned(http_req *req, http_res *res, db_conn *c, session_row *row)
-{
-    int rc = session_load(c, http_req_param(req, "id"), row);
-    if (rc < 0) {
-        service_db_failed(req, res, c, "sessions: load session");
-        return 0;
-    }
-    if (rc == 0 || strcmp(row->user_id, req->user_id) != 0) {
-        json_decref(row->patient_state);
-        row->patient_state = NULL;
-        not_found(req, res);
-        return 0;
-    }
-    return 1;
-}
-
-/* Loads the caller's session, insists on the state an action needs (409 otherwise) and loads
- * the card version it plays. 1 when ready, 0 when an answer was given. */
-static int load_for_action(http_req *req, http_res *res, db_conn *c, const char *want,
-                           session_row *row, json_t **card)
-{
-    if (!load_owned(req, res, c, row))
-        return 0;
-    if (strcmp(row->status, want) != 0) {
-        conflict(req, res,
-                 strcmp(row->status, "preparing") == 0 ? "The role-play has not started yet."
-                 : strcmp(row->status, "active") == 0  ? "The role-play has already started."
-                                                       : "This session has already ended.");
-        return 0;
-    }
-    if (content_version_card(c, row->scenario_id, row->version, card) != DB_OK) {
-        service_db_failed(req, res, c, "sessions: load card");
-        return 0;
-    }
-    return 1;
-}
-
 static void answer_view(http_req *req, http_res *res, db_conn *c, const char *id, int status)
 {
     int found, dberr;
@@ -295,68 +257,6 @@ out:
 
 /* ---- start ------------------------------------------------------------------------------ */
 
-static void session_start(http_req *req, http_res *res)
-{
-    db_conn *c = service_db_acquire(req, res);
-    if (!c)
-        return;
-    session_row row;
-    json_t *card = NULL;
-    if (!load_for_action(req, res, c, "preparing", &row, &card))
-        goto out;
-    patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
-    if (!row.patient_state)
-        row.patient_state = patient_state_new(&ctx);
-    patient_reply open = {0};
-    if (patient_open(&ctx, row.patient_state, &open) != 0) {
-        service_db_failed(req, res, c, "sessions: patient opening");
-        goto out;
-    }
-    int64_t t = time_now_ms();
-    char now[RFC3339_LEN], ends[RFC3339_LEN];
-    time_format_rfc3339(t, now);
-    app *a = req->app;
-    time_format_rfc3339(t + (int64_t)((double)ctx.roleplay_seconds * 1000.0 *
-                                      a->cfg->session_time_scale),
-                        ends);
-    char *state = json_dumps(row.patient_state, JSON_COMPACT);
-    const db_param p[] = {DB_TEXT(now), DB_TEXT(ends), DB_TEXT(state), DB_TEXT(row.id)};
-    int64_t affected = 0;
-    int rc = db_begin(c);
-    if (rc == DB_OK)
-        rc = db_exec(c,
-                     "UPDATE sessions SET status = 'active', started_at = $1, ends_at = $2, "
-                     "last_activity_at = $1, updated_at = $1, patient_state = $3 "
-                     "WHERE id = $4 AND status = 'preparing'",
-                     p, 4, &affected);
-    if (rc == DB_OK && affected == 1 && open.text && *open.text)
-        rc = turn_insert(c, row.id, 0, "patient", open.text, 0, open.meta);
-    if (rc == DB_OK && affected == 1)
-        rc = db_commit(c);
-    free(state);
-    patient_reply_free(&open);
-    if (rc != DB_OK || affected != 1) {
-        db_rollback(c);
-        if (rc == DB_OK)
-            conflict(req, res, "The session was started by another request.");
-        else
-            service_db_failed(req, res, c, "sessions: start session");
-        goto out;
-    }
-    answer_view(req, res, c, row.id, 200);
-out:
-    json_decref(row.patient_state);
-    json_decref(card);
-    db_release(c);
-}
-
-/* ---- turns -------------------------------------------------------------------------------- */
-
-static const json_field_spec turn_spec[] = {
-    {.name = "text", .type = JF_STRING, .required = 1, .max_len = TURN_TEXT_MAX},
-};
-
 /* Answers for a turn that was not taken. */
 static void turn_refused(http_req *req, http_res *res, db_conn *c, int rc, const char *status)
 {
@@ -379,6 +279,33 @@ static void turn_refused(http_req *req, http_res *res, db_conn *c, int rc, const
         service_db_failed(req, res, c, "sessions: take turn");
     }
 }
+
+static void session_start(http_req *req, http_res *res)
+{
+    db_conn *c = service_db_acquire(req, res);
+    if (!c)
+        return;
+    turn_outcome o;
+    char status[16];
+    const char *id = http_req_param(req, "id");
+    int rc = session_begin(req->app, c, id, req->user_id, &o, status);
+    patient_reply_free(&o.reply);
+    if (rc == TURN_OK)
+        answer_view(req, res, c, id, 200);
+    else if (rc == TURN_WRONG_STATE)
+        conflict(req, res,
+                 strcmp(status, "active") == 0 ? "The role-play has already started."
+                                               : "This session has already ended.");
+    else
+        turn_refused(req, res, c, rc, status);
+    db_release(c);
+}
+
+/* ---- turns -------------------------------------------------------------------------------- */
+
+static const json_field_spec turn_spec[] = {
+    {.name = "text", .type = JF_STRING, .required = 1, .max_len = TURN_TEXT_MAX},
+};
 
 static json_t *outcome_json(http_req *req, const turn_outcome *o, json_t *candidate)
 {
@@ -435,25 +362,15 @@ static void session_end(http_req *req, http_res *res)
     db_conn *c = service_db_acquire(req, res);
     if (!c)
         return;
-    session_row row;
-    json_t *card = NULL;
-    if (!load_for_action(req, res, c, "active", &row, &card))
-        goto out;
-    int rc = db_begin(c);
-    if (rc == DB_OK)
-        rc = session_complete(c, &row, card, time_now_ms());
-    if (rc == DB_OK)
-        rc = db_commit(c);
-    if (rc != DB_OK) {
-        db_rollback(c);
-        conflict(req, res, "The session changed while ending it; reload it.");
-        goto out;
-    }
-    app_kick_outbox(req->app);
-    answer_view(req, res, c, row.id, 200);
-out:
-    json_decref(row.patient_state);
-    json_decref(card);
+    turn_outcome o;
+    char status[16];
+    const char *id = http_req_param(req, "id");
+    int rc = session_finish(req->app, c, id, req->user_id, &o, status);
+    patient_reply_free(&o.reply);
+    if (rc == TURN_OK)
+        answer_view(req, res, c, id, 200);
+    else
+        turn_refused(req, res, c, rc, status);
     db_release(c);
 }
 
