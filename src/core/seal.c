@@ -24,7 +24,7 @@ int seal_key_parse(const char *text, uint8_t key[SEAL_KEY_BYTES])
     unsigned char tmp[SEAL_KEY_BYTES];
     size_t got = 0;
     int ok = 0;
-    if (n == 2 * SEAL_KEY_BYTES) {
+    if (n == (size_t)2 * SEAL_KEY_BYTES) {
         /* NULL end pointer: libsodium fails unless every character was a hex digit. */
         ok = sodium_hex2bin(tmp, sizeof(tmp), text, n, NULL, &got, NULL) == 0 &&
              got == SEAL_KEY_BYTES;
