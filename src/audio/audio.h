@@ -36,10 +36,11 @@ const char *audio_status_text(audio_status s);
  * into 16 kHz mono (channels averaged, libsamplerate SRC_SINC_FASTEST). The container is
  * detected from the bytes (libsndfile virtual I/O over the buffer, never a temp file).
  * Refuses: not a supported container, more than 8 channels or a rate outside 4000..192000 Hz
- * (UNSUPPORTED); truncated data, garbage after the end, Ogg pages failing their CRC or other
- * decode errors (CORRUPT); zero frames (EMPTY); longer than max_ms, from the header's frame
- * count before decoding and again while decoding, so a lying header cannot make it decode
- * more (TOO_LONG; max_ms <= 0 refuses any audio); no 20 ms window above -45 dBFS RMS (SILENT).
+ * (UNSUPPORTED); a cut WAV/FLAC/Ogg, an Ogg page failing its CRC or followed by other bytes,
+ * a FLAC frame failing to decode (CORRUPT); zero frames (EMPTY); longer than max_ms, from the
+ * header's frame count before decoding and again while decoding, so a lying header cannot make
+ * it decode more (TOO_LONG; max_ms <= 0 refuses any audio); no 20 ms window above -45 dBFS RMS
+ * (SILENT).
  * why/whylen (may be NULL/0) gets a specific detail ("the file is 73.2 s long; a turn is at
  * most 60 s"). On AUDIO_OK out owns the samples; otherwise out is zeroed. */
 audio_status audio_decode(const void *data, size_t len, int max_ms, pcm *out, char *why,

@@ -24,7 +24,7 @@ int seal_encrypt(const uint8_t key[SEAL_KEY_BYTES], const void *ad, size_t adlen
 
 /* Reverses seal_encrypt and appends the plain bytes to out. -1 on wrong key, wrong ad,
  * tampering, truncation (missing FINAL), trailing bytes, bad magic, or out->max too small;
- * out is then as it was (any partly decrypted bytes are wiped). 0 on success. */
+ * out is then as it was (partly decrypted bytes left in its memory are wiped). 0 on success. */
 int seal_decrypt(const uint8_t key[SEAL_KEY_BYTES], const void *ad, size_t adlen,
                  const void *sealed, size_t len, buf *out) WUR;
 
