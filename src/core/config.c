@@ -3,6 +3,7 @@
  * value. The first problem found is reported in one line that names the variable; secrets and
  * connection strings (which may carry a password) are never echoed back. */
 #include "core/config.h"
+#include "core/seal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -555,19 +556,7 @@ static int load_secret(const struct loader *l, const char *name, char **out)
 
 static int parse_data_key(const char *v, unsigned char key[32])
 {
-    size_t n = strlen(v), got = 0;
-    if (n == 64 && sodium_hex2bin(key, 32, v, n, NULL, &got, NULL) == 0 && got == 32)
-        return 0;
-    if (sodium_base642bin(key, 32, v, n, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) ==
-            0 && got == 32)
-        return 0;
-    if (sodium_base642bin(key, 32, v, n, NULL, &got, NULL, sodium_base64_VARIANT_URLSAFE) ==
-            0 && got == 32)
-        return 0;
-    if (sodium_base642bin(key, 32, v, n, NULL, &got, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 && got == 32)
-        return 0;
-    return -1;
+    return seal_key_parse(v, key);
 }
 
 /* DATA_KEY encrypts recordings at rest. Required in production; otherwise a key is kept in
