@@ -25,6 +25,7 @@ struct transfer {
     long status;        /* from the status line, known before the body arrives */
     size_t streamed;    /* bytes given to on_chunk */
     long retry_after_s; /* -1 when absent */
+    int too_large;      /* the response outgrew max_response: retrying cannot help */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud);
@@ -36,6 +37,7 @@ static void sleep_ms(long ms);
 int http_client_request(const http_client_req *req, http_client_res *res)
 {
     memset(res, 0, sizeof(*res));
+    res->retry_after_s = -1;
     size_t max = req->max_response ? req->max_response : CLIENT_MAX_RESPONSE_DEFAULT;
     buf_init(&res->body, max);
     if (!req->url || (strncmp(req->url, "http://", 7) != 0 &&
@@ -52,20 +54,31 @@ int http_client_request(const http_client_req *req, http_client_res *res)
     for (int i = 0; i < attempts; i++) {
         t.status = 0;
         t.retry_after_s = -1;
+        t.too_large = 0;
         buf_reset(&res->body);
         res->status = 0;
         res->content_type[0] = '\0';
         res->error[0] = '\0';
         res->attempts = i + 1;
         int rc = one_attempt(&t, res->error, sizeof(res->error));
-        int again = (rc != 0 && !res->aborted) || (rc == 0 && retryable(res->status));
+        res->retry_after_s = rc == 0 ? t.retry_after_s : -1;
+        int again = (rc != 0 && !res->aborted && !t.too_large) ||
+                    (rc == 0 && retryable(res->status));
         if (!again || t.streamed > 0 || i + 1 == attempts)
             return rc;
-        long wait = delay;
-        if (t.retry_after_s >= 0 && t.retry_after_s * 1000 <= CLIENT_BACKOFF_MAX_MS)
+        long wait;
+        if (rc == 0 && t.retry_after_s >= 0) {
+            /* The server said how long: wait that, never less (jitter would undercut it), and
+             * give up when it is longer than this client would ever back off. The comparison
+             * is in seconds so a huge value cannot overflow. */
+            if (t.retry_after_s > CLIENT_BACKOFF_MAX_MS / 1000)
+                return rc;
             wait = t.retry_after_s * 1000;
-        /* Full jitter between half and all of the delay, so many clients do not retry in step. */
-        wait = wait / 2 + (long)randombytes_uniform((uint32_t)(wait / 2 + 1));
+        } else {
+            /* Full jitter between half and all of the delay, so many clients do not retry in
+             * step. */
+            wait = delay / 2 + (long)randombytes_uniform((uint32_t)(delay / 2 + 1));
+        }
         log_msg(LOG_WARN, "http client: %s %s: %s; retry %d in %ld ms",
                 req->method ? req->method : (req->body ? "POST" : "GET"), req->url,
                 rc != 0 ? res->error : "retryable status", i + 1, wait);
@@ -174,6 +187,7 @@ static int one_attempt(struct transfer *t, char *err, size_t errlen)
         rc = -1;
     } else if (cc == CURLE_WRITE_ERROR) {
         snprintf(err, errlen, "the response is larger than %zu bytes", res->body.max);
+        t->too_large = 1;
         rc = -1;
     } else {
         snprintf(err, errlen, "%s", curl_easy_strerror(cc));

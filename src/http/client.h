@@ -33,14 +33,18 @@ typedef struct http_client_res {
     buf body;           /* the body (or the error body when on_chunk was set); ptr NULL when empty */
     char content_type[128];
     int attempts;       /* attempts made */
+    long retry_after_s; /* Retry-After (delta seconds) of the last response; -1 when absent */
     int aborted;        /* 1 when on_chunk asked to stop */
     char error[160];    /* transport error of the last attempt ("" when a response arrived) */
 } http_client_res;
 
 /* Runs the request. Returns 0 when a response arrived (any status: check res->status), -1
  * when none did after every attempt (error says why) or on a bad request. res must be
- * released with http_client_res_free in every case. Retries happen only on transport errors,
- * 429 and 5xx, and never after on_chunk has received data. */
+ * released with http_client_res_free in every case. Retries happen only on transport errors
+ * (not on a response over max_response), 429 and 5xx, and never after on_chunk has received
+ * data. A Retry-After the server sends is waited out in full; one longer than the client's
+ * longest backoff (8 s) ends the retries, leaving that response (and res->retry_after_s) to
+ * the caller. Every attempt sends the same headers, so an Idempotency-Key is reused. */
 int http_client_request(const http_client_req *req, http_client_res *res) WUR;
 void http_client_res_free(http_client_res *res);
 

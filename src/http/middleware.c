@@ -368,8 +368,12 @@ static int body_before(http_req *req, http_res *res, void *ud)
     (void)ud;
     if (req->body_too_large) {
         char detail[96];
-        snprintf(detail, sizeof(detail), "The request body exceeds the %zu MiB limit.",
-                 req->body_limit >> 20);
+        if (req->body_limit >= (1u << 20))
+            snprintf(detail, sizeof(detail), "The request body exceeds the %zu MiB limit.",
+                     req->body_limit >> 20);
+        else
+            snprintf(detail, sizeof(detail), "The request body exceeds the %zu KiB limit.",
+                     req->body_limit >> 10);
         http_res_problem(req, res, 413, detail, NULL);
         return HTTP_DONE;
     }

@@ -54,6 +54,7 @@ typedef struct route_def {
     const char *summary;   /* one line for OpenAPI and /docs */
     const char *tag;       /* OpenAPI tag */
     route_body body;       /* what the request body must be */
+    size_t body_max;       /* bytes accepted (413 beyond); 0 = the default for body */
     const int *responses;  /* status codes it can answer, 0-terminated (OpenAPI) */
     const char *response_type; /* content type of 2xx bodies; NULL = application/json */
     const struct ws_handler *ws; /* non-NULL: the route upgrades to a WebSocket */

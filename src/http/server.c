@@ -226,6 +226,8 @@ json_t *http_list_body(json_t *items, int page, int per_page, long long total)
 
 static size_t body_limit_for(const route_def *rd)
 {
+    if (rd && rd->body_max)
+        return rd->body_max;
     return rd && rd->body == BODY_AUDIO ? HTTP_BODY_MAX_AUDIO : HTTP_BODY_MAX_JSON;
 }
 

@@ -7,6 +7,8 @@
 #include "http/router.h"
 #include "http/server.h"
 
+#include "store/db.h"
+
 struct app;
 
 int users_register_routes(router *r) WUR;
@@ -17,5 +19,10 @@ int users_register_routes(router *r) WUR;
  * req->user_id and req->role. 401 with WWW-Authenticate otherwise, 403 for disabled users and
  * for roles the route does not allow. */
 http_middleware users_auth_middleware(struct app *a);
+
+/* How to reach a user (for other services' emails and payment records): the email and full
+ * name of an account that exists and is not erased. 1 found, 0 not (or erased), <0 DB error. */
+int users_contact(db_conn *c, const char *user_id, char *email, size_t email_len, char *name,
+                  size_t name_len) WUR;
 
 #endif
