@@ -135,6 +135,23 @@ static void test_all_variables_set(void **state)
         {"PUBLIC_URL", "https://praxis.example.com/app/"},
         {"CORS_ORIGINS", " https://App.example.com , http://localhost:3000/ ,"},
         {"LOG_LEVEL", "debug"},
+        {"DATA_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},
+        {"STT_ENGINE", "remote"},
+        {"STT_URL", "http://stt.internal:9000/"},
+        {"TTS_ENGINE", "flite"},
+        {"LLM_BASE_URL", "https://llm.example.com"},
+        {"LLM_TIMEOUT_MS", "2500"},
+        {"VAD_HANGOVER_SHORT_MS", "300"},
+        {"VAD_HANGOVER_LONG_MS", "1200"},
+        {"LIVEKIT_URL", "wss://rtc.example.com"},
+        {"LIVEKIT_API_KEY", "APIkey"},
+        {"LIVEKIT_API_SECRET", "livekit-secret"},
+        {"BILLING_PROVIDER", "stripe"},
+        {"STRIPE_SECRET_KEY", "sk_test_x"},
+        {"STRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b"},
+        {"STRIPE_PRICE_STANDARD", "price_std"},
+        {"STRIPE_PRICE_PREMIUM", "price_pre"},
+        {"BILLING_GRACE_DAYS", "5"},
         {NULL, NULL},
     };
     config c;
@@ -157,7 +174,68 @@ static void test_all_variables_set(void **state)
     assert_string_equal(c.public_url, "https://praxis.example.com/app");
     assert_string_equal(c.cors_origins, "https://app.example.com,http://localhost:3000");
     assert_int_equal(c.log_level, LOG_DEBUG);
+    assert_int_equal(c.data_key[0], 0x00);
+    assert_int_equal(c.data_key[31], 0x1f);
+    assert_int_equal(c.data_key_generated, 0);
+    assert_int_equal(c.stt_remote, 1);
+    assert_string_equal(c.stt_url, "http://stt.internal:9000");
+    assert_int_equal(c.tts_remote, 0);
+    assert_string_equal(c.llm_base_url, "https://llm.example.com");
+    assert_int_equal(c.llm_timeout_ms, 2500);
+    assert_int_equal(c.vad_hangover_short_ms, 300);
+    assert_int_equal(c.vad_hangover_long_ms, 1200);
+    assert_string_equal(c.livekit_url, "wss://rtc.example.com");
+    assert_int_equal(c.billing_stripe, 1);
+    assert_string_equal(c.stripe_webhook_secret, "whsec_a,whsec_b");
+    assert_string_equal(c.stripe_api_base, "https://api.stripe.com");
+    assert_int_equal(c.billing_grace_days, 5);
     config_free(&c);
+}
+
+/* Without DATA_KEY outside production a key is generated once into DATA_DIR/data.key and read
+ * back on the next start; in production it is required; a bad one is named. */
+static void test_data_key(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX + 32];
+    (void)snprintf(dir, sizeof(dir), "%s/keyed", tmpdir);
+    const struct kv env[] = {{"DATA_DIR", dir}, {NULL, NULL}};
+    config a, b;
+    char err[256] = "";
+    if (load(&a, env, err, sizeof(err)) != 0)
+        fail_msg("config_load failed: %s", err);
+    assert_int_equal(a.data_key_generated, 1);
+    if (load(&b, env, err, sizeof(err)) != 0)
+        fail_msg("config_load failed: %s", err);
+    assert_memory_equal(a.data_key, b.data_key, sizeof(a.data_key));
+    char path[PATH_MAX + 64];
+    (void)snprintf(path, sizeof(path), "%s/data.key", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    config_free(&a);
+    config_free(&b);
+    const struct kv bad[] = {{"DATA_DIR", dir}, {"DATA_KEY", "abc"}, {NULL, NULL}};
+    assert_int_equal(load(&a, bad, err, sizeof(err)), -1);
+    assert_string_equal(err, "DATA_KEY: must be 64 hex characters or base64 of 32 bytes");
+    const struct kv prod[] = {{"DATA_DIR", dir},
+                              {"PRODUCTION", "1"},
+                              {"JWT_SECRET", "0123456789abcdef0123456789abcdef"},
+                              {NULL, NULL}};
+    assert_int_equal(load(&a, prod, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "DATA_KEY: is required when PRODUCTION is true"));
+    const struct kv stripe[] = {{"DATA_DIR", dir}, {"BILLING_PROVIDER", "stripe"}, {NULL, NULL}};
+    assert_int_equal(load(&a, stripe, err, sizeof(err)), -1);
+    assert_string_equal(err, "STRIPE_SECRET_KEY: is required when BILLING_PROVIDER is stripe");
+    const struct kv remote[] = {{"DATA_DIR", dir}, {"STT_ENGINE", "remote"}, {NULL, NULL}};
+    assert_int_equal(load(&a, remote, err, sizeof(err)), -1);
+    assert_string_equal(err, "STT_URL: is required when STT_ENGINE is remote");
+    const struct kv vad[] = {{"DATA_DIR", dir},
+                             {"VAD_HANGOVER_SHORT_MS", "1000"},
+                             {"VAD_HANGOVER_LONG_MS", "500"},
+                             {NULL, NULL}};
+    assert_int_equal(load(&a, vad, err, sizeof(err)), -1);
+    assert_string_equal(err, "VAD_HANGOVER_SHORT_MS: must not exceed VAD_HANGOVER_LONG_MS");
 }
 
 static void test_accepted_variants(void **state)
@@ -324,7 +402,11 @@ static void test_production_requires_a_long_jwt_secret(void **state)
 
     secret[CONFIG_JWT_SECRET_MIN - 1] = 'k';
     secret[CONFIG_JWT_SECRET_MIN] = '\0';
-    const struct kv ok_env[] = {{"PRODUCTION", "1"}, {"JWT_SECRET", secret}, {NULL, NULL}};
+    const struct kv ok_env[] = {
+        {"PRODUCTION", "1"},
+        {"JWT_SECRET", secret},
+        {"DATA_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+        {NULL, NULL}};
     assert_int_equal(load(&c, ok_env, err, sizeof(err)), 0);
     assert_int_equal(c.jwt_secret_generated, 0);
     assert_string_equal(c.jwt_secret, secret);
@@ -462,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_with_empty_environment),
         cmocka_unit_test(test_all_variables_set),
+        cmocka_unit_test(test_data_key),
         cmocka_unit_test(test_accepted_variants),
         cmocka_unit_test(test_invalid_values_name_the_variable),
         cmocka_unit_test(test_exact_messages),
