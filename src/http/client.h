@@ -34,6 +34,7 @@ typedef struct http_client_res {
     char content_type[128];
     int attempts;       /* attempts made */
     int aborted;        /* 1 when on_chunk asked to stop */
+    int timed_out;      /* 1 when the last attempt ran out of time (timeout_ms or connecting) */
     char error[160];    /* transport error of the last attempt ("" when a response arrived) */
 } http_client_res;
 
