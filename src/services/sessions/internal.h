@@ -4,6 +4,7 @@
 
 #include "core/ids.h"
 #include "services/ai/patient.h"
+#include "services/ai/patient_llm.h"
 #include "store/db.h"
 #include <jansson.h>
 
@@ -19,11 +20,12 @@ typedef struct session_row {
     int64_t started_ms;  /* -1 when not started */
     int64_t ends_ms;     /* -1 when not started */
     json_t *patient_state;
+    char patient_engine[12]; /* "scripted" or "llm", chosen at creation */
 } session_row;
 
 #define SESSION_COLUMNS                                                                        \
     "id, user_id, scenario_id, scenario_version, mode, status, seed, started_at, ends_at, "     \
-    "patient_state"
+    "patient_state, patient_engine"
 
 /* Loads a session; 1 found, 0 not found, <0 DB error. Caller frees row->patient_state. */
 int session_load(db_conn *c, const char *id, session_row *row);
@@ -44,5 +46,15 @@ int session_queue_scoring(db_conn *c, const char *session_id);
 
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
+
+/* The patient's answer to one candidate utterance, from the session's engine (the llm engine,
+ * with the scripted one as its fallback, or the scripted one): the one call text and voice
+ * turns make. Updates row->patient_state (created when NULL); the caller stores it with the
+ * turn. on_sentence (may be NULL) gets the reply sentence by sentence as it is known. May take
+ * up to LLM_TIMEOUT_MS: hold no database connection or transaction across it. */
+struct app;
+int session_patient_respond(const struct app *a, session_row *row, const json_t *card,
+                            const char *utterance, int64_t elapsed_ms,
+                            patient_sentence_fn on_sentence, void *ud, patient_reply *out);
 
 #endif

@@ -40,18 +40,20 @@ static json_t *text_or_null(const db_rows *r, size_t i)
 #define SESSION_VIEW_COLUMNS                                                                   \
     "s.id, s.scenario_id, s.scenario_version, s.mode, s.status, s.prep_ends_at, s.started_at, " \
     "s.ends_at, s.completed_at, s.abandoned_at, s.created_at, v.title, v.profession, "         \
-    "v.difficulty, s.user_id"
+    "v.difficulty, s.user_id, s.patient_engine"
 
 static json_t *session_view_row(const db_rows *r)
 {
-    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}}",
+    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}, "
+                     "s:o}",
                      "id", text_or_null(r, 0), "scenario_id", text_or_null(r, 1),
                      "scenario_version", (json_int_t)db_col_int(r, 2), "mode", text_or_null(r, 3),
                      "status", text_or_null(r, 4), "prep_ends_at", text_or_null(r, 5),
                      "started_at", text_or_null(r, 6), "ends_at", text_or_null(r, 7),
                      "completed_at", text_or_null(r, 8), "abandoned_at", text_or_null(r, 9),
                      "created_at", text_or_null(r, 10), "scenario", "title", text_or_null(r, 11),
-                     "profession", text_or_null(r, 12), "difficulty", text_or_null(r, 13));
+                     "profession", text_or_null(r, 12), "difficulty", text_or_null(r, 13),
+                     "patient_engine", text_or_null(r, 15));
 }
 
 static json_t *turn_json(long long n, const char *speaker, const char *text, int64_t t_ms)
@@ -242,9 +244,11 @@ static void session_create(http_req *req, http_res *res)
     long long prep = json_integer_value(json_object_get(card, "prep_seconds"));
     time_format_rfc3339(t + (int64_t)((double)prep * 1000.0 * a->cfg->session_time_scale),
                         prep_end);
+    /* The LLM patient is a premium feature, and needs a model to talk to. */
+    char engine[12] = "scripted";
     const db_param p[] = {DB_TEXT(id),    DB_TEXT(req->user_id), DB_TEXT(lower), DB_INT(version),
                           DB_TEXT(mode),  DB_INT(seed),          DB_TEXT(prep_end),
-                          DB_TEXT(now),   DB_TEXT(state_text)};
+                          DB_TEXT(now),   DB_TEXT(state_text),   DB_TEXT(engine)};
     /* The quota check, the session and its usage event commit together, with the user locked
      * (SQLite: single writer; PostgreSQL: row lock): two requests cannot both take the last
      * session of the period. */
@@ -266,12 +270,14 @@ static void session_create(http_req *req, http_res *res)
         quota_exceeded(req, res, &ent);
         goto out;
     }
+    if (rc == DB_OK && ent.llm && a->cfg->llm_base_url)
+        snprintf(engine, sizeof(engine), "llm");
     if (rc == DB_OK)
         rc = db_exec(c,
                      "INSERT INTO sessions (id, user_id, scenario_id, scenario_version, mode, "
                      "status, seed, prep_ends_at, last_activity_at, created_at, updated_at, "
-                     "patient_state) VALUES ($1, $2, $3, $4, $5, 'preparing', $6, $7, $8, $8, "
-                     "$8, $9)",
+                     "patient_state, patient_engine) VALUES ($1, $2, $3, $4, $5, 'preparing', "
+                     "$6, $7, $8, $8, $8, $9, $10)",
                      p, ARRAY_LEN(p), NULL);
     if (rc == DB_OK)
         rc = billing_record_session(c, req->user_id, id);
@@ -401,14 +407,25 @@ static void session_turn(http_req *req, http_res *res)
         goto out;
     }
     int64_t t = now_ms - row.started_ms;
-    patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
-    if (!row.patient_state)
-        row.patient_state = patient_state_new(&ctx);
-    if (patient_respond(&ctx, row.patient_state, text, t, &reply) != 0) {
-        service_db_failed(req, res, c, "sessions: patient reply");
+    long long n0 = 0;
+    if (turn_next_n(c, row.id, &n0) != DB_OK) {
+        service_db_failed(req, res, c, "sessions: next turn");
         goto out;
     }
+    /* The patient may wait seconds on a remote model: the connection goes back to the pool
+     * meanwhile. */
+    db_release(c);
+    c = NULL;
+    if (session_patient_respond(req->app, &row, card, text, t, NULL, NULL, &reply) != 0) {
+        log_error("sessions: the patient engine failed on session %s (request %s)", row.id,
+                  req->request_id ? req->request_id : "-");
+        http_res_problem(req, res, 500, "Something went wrong on our side; please try again.",
+                         NULL);
+        goto out;
+    }
+    c = service_db_acquire(req, res);
+    if (!c)
+        goto out;
     char now[RFC3339_LEN];
     time_format_rfc3339(now_ms, now);
     char *state = json_dumps(row.patient_state, JSON_COMPACT);
@@ -417,6 +434,10 @@ static void session_turn(http_req *req, http_res *res)
     int rc = db_begin(c);
     if (rc == DB_OK)
         rc = turn_next_n(c, row.id, &n);
+    /* Another turn committed while this one was being answered: its reply came from a state
+     * this one never saw. */
+    if (rc == DB_OK && n != n0)
+        rc = DB_ECONSTRAINT;
     if (rc == DB_OK)
         rc = turn_insert(c, row.id, n, "candidate", text, t, NULL);
     if (rc == DB_OK)
