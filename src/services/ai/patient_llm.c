@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Caps. A reply is at most REPLY_MAX bytes (about 120 words) and REPLY_SENTENCES_MAX
  * sentences, whatever MAX_TOKENS the model was asked for. */
@@ -247,7 +246,7 @@ struct llm_stream {
     int last_cr; /* the previous byte was a CR (a LF right after it ends nothing) */
     buf pending; /* reply text not cut into sentences yet */
     buf text;    /* accepted sentences */
-    size_t max_reply, content_bytes, nsentences;
+    size_t max_reply, nsentences;
     int done, finished, truncated, started, failed;
     enum llm_stream_error err;
     llm_sentence_fn on_sentence;
@@ -342,7 +341,6 @@ static int dispatch(llm_stream *s)
                 rc = stream_fail(s, LLM_STREAM_MALFORMED);
             } else if (json_is_string(content) && json_string_length(content)) {
                 s->started = 1;
-                s->content_bytes += json_string_length(content);
                 if (buf_append(&s->pending, json_string_value(content),
                                json_string_length(content)) != 0)
                     rc = stream_fail(s, LLM_STREAM_TOO_LONG);
