@@ -42,7 +42,7 @@ typedef struct stub {
     int stop;
     /* what the next requests get */
     enum stub_mode mode;
-    const char *const *chunks; /* NULL-terminated; "" = a pause of pause_ms */
+    const char *const *chunks; /* NULL-terminated; "" = a pause of pause_ms; copied per request */
     int pause_ms;
     /* what arrived */
     int requests;
@@ -144,9 +144,13 @@ static void read_request(int c)
 static void serve(int c)
 {
     read_request(c);
+    /* A copy: the test's chunk list may be gone while this still writes (a client that
+     * stopped reading returns at once). */
+    char *chunks[16] = {0};
     pthread_mutex_lock(&S.mu);
     enum stub_mode mode = S.mode;
-    const char *const *chunks = S.chunks;
+    for (size_t i = 0; S.chunks && S.chunks[i] && i + 1 < 16; i++)
+        chunks[i] = strdup(S.chunks[i]);
     int pause = S.pause_ms;
     pthread_mutex_unlock(&S.mu);
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -179,7 +183,7 @@ static void serve(int c)
     }
     case STUB_STREAM:
         (void)send_all(c, ok, sizeof(ok) - 1);
-        for (size_t i = 0; chunks && chunks[i]; i++) {
+        for (size_t i = 0; chunks[i]; i++) {
             if (!chunks[i][0]) {
                 stub_sleep(pause);
                 continue;
@@ -189,6 +193,8 @@ static void serve(int c)
         }
         break;
     }
+    for (size_t i = 0; chunks[i]; i++)
+        free(chunks[i]);
     shutdown(c, SHUT_RDWR);
     close(c);
 }
