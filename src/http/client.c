@@ -59,6 +59,7 @@ int http_client_request(const http_client_req *req, http_client_res *res)
         res->status = 0;
         res->content_type[0] = '\0';
         res->error[0] = '\0';
+        res->timed_out = 0;
         res->attempts = i + 1;
         int rc = one_attempt(&t, res->error, sizeof(res->error));
         res->retry_after_s = rc == 0 ? t.retry_after_s : -1;
@@ -191,6 +192,7 @@ static int one_attempt(struct transfer *t, char *err, size_t errlen)
         rc = -1;
     } else {
         snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+        res->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
         rc = -1;
     }
 out:

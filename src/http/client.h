@@ -35,6 +35,7 @@ typedef struct http_client_res {
     int attempts;       /* attempts made */
     long retry_after_s; /* Retry-After (delta seconds) of the last response; -1 when absent */
     int aborted;        /* 1 when on_chunk asked to stop */
+    int timed_out;      /* 1 when the last attempt ran out of time (timeout_ms or connecting) */
     char error[160];    /* transport error of the last attempt ("" when a response arrived) */
 } http_client_res;
 

@@ -13,6 +13,7 @@
 #include "services/ai/patient_match.h"
 #include "services/ai/patient_moves.h"
 #include "services/ai/patient_text.h"
+#include "services/ai/safety.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -63,7 +64,8 @@ typedef struct reply {
     json_t *topics, *cues, *concerns, *repeated, *moves;
     uint32_t seg[8];
     size_t nseg;
-    int cue_added; /* a cue or a concern is already in this reply */
+    int cue_added;      /* a cue or a concern is already in this reply */
+    const char *safety; /* why the utterance was not answered ("abuse", "injection"), or NULL */
 } reply;
 
 typedef struct turn {
@@ -861,7 +863,7 @@ static void answer_turn(turn *t, const char *utterance, int64_t elapsed_ms)
 
 /* ---- the interface ------------------------------------------------------------------------ */
 
-enum op { OP_OPEN, OP_RESPOND, OP_IDLE, OP_CLOSE };
+enum op { OP_OPEN, OP_RESPOND, OP_IDLE, OP_CLOSE, OP_DEFLECT_ABUSE, OP_DEFLECT_CONFUSED };
 
 void patient_reply_free(patient_reply *r)
 {
@@ -905,6 +907,15 @@ static void do_idle(turn *t, int64_t elapsed_ms)
     say_pick(t, BANK_SILENCE, NULL);
 }
 
+/* A turn answered without reading it: no fact, no cue, just the persona's reaction. */
+static void deflect(turn *t, enum op op)
+{
+    int abuse = op == OP_DEFLECT_ABUSE;
+    t->r->kind = abuse ? "abuse" : "confused";
+    t->r->safety = abuse ? "abuse" : "injection";
+    say_pick(t, abuse ? BANK_RESPECT : BANK_CONFUSED, NULL);
+}
+
 /* The previous reply's hash first, then its lines, then what is left of the older history. */
 static void remember_lines(pstate *st, const reply *r)
 {
@@ -944,10 +955,17 @@ static int run(const patient_context *ctx, json_t *state, enum op op, const char
             r.kind = "cue";
         break;
     case OP_RESPOND:
+    case OP_DEFLECT_ABUSE:
+    case OP_DEFLECT_CONFUSED:
         st.turns++;
         if (st.closed) {
             r.kind = "closing";
             say_pick(&t, BANK_CLOSED, NULL);
+        } else if (op != OP_RESPOND) {
+            deflect(&t, op);
+        } else if (safety_check_candidate(utterance) == SAFETY_ABUSE) {
+            /* A person would react to being insulted, not answer the question in it. */
+            deflect(&t, OP_DEFLECT_ABUSE);
         } else {
             answer_turn(&t, utterance ? utterance : "", elapsed_ms);
         }
@@ -977,7 +995,7 @@ static int run(const patient_context *ctx, json_t *state, enum op op, const char
                 goto out;
         }
         remember_lines(&st, &r);
-        if (op == OP_RESPOND || op == OP_IDLE)
+        if (op != OP_OPEN && op != OP_CLOSE)
             st.t_last = elapsed_ms;
     } else if (op == OP_RESPOND) {
         st.t_last = elapsed_ms;
@@ -989,6 +1007,9 @@ static int run(const patient_context *ctx, json_t *state, enum op op, const char
                           st.closed && op != OP_OPEN && op != OP_IDLE ? "closing" : r.kind,
                           "topics", r.topics, "cues", r.cues, "concerns", r.concerns, "repeated",
                           r.repeated, "moves", r.moves);
+    if (out->meta && r.safety &&
+        json_object_set_new(out->meta, "safety", json_string(r.safety)) != 0)
+        goto out;
     out->text = buf_detach(&r.text, NULL);
     if (!out->meta || !out->text)
         goto out;
@@ -1010,6 +1031,13 @@ int patient_respond(const patient_context *ctx, json_t *state, const char *utter
                     int64_t elapsed_ms, patient_reply *out)
 {
     return run(ctx, state, OP_RESPOND, utterance, elapsed_ms, out);
+}
+
+int patient_deflect(const patient_context *ctx, json_t *state, enum patient_deflect why,
+                    int64_t elapsed_ms, patient_reply *out)
+{
+    return run(ctx, state, why == PATIENT_DEFLECT_ABUSE ? OP_DEFLECT_ABUSE : OP_DEFLECT_CONFUSED,
+               NULL, elapsed_ms, out);
 }
 
 int patient_idle(const patient_context *ctx, json_t *state, int64_t elapsed_ms, patient_reply *out)

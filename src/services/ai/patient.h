@@ -1,6 +1,6 @@
 /* The conversation engine: the AI patient that plays a scenario's patient card. One interface,
- * engines behind it (scripted now; llm later). Stateless between calls: everything the engine
- * remembers about a conversation lives in a JSON state object the caller stores with the
+ * engines behind it (scripted here; llm in patient_llm.h). Stateless between calls: everything
+ * the engine remembers about a conversation lives in a JSON state object the caller stores with the
  * session (so any replica can take the next turn) and passes back on every call. */
 #ifndef PRAXIS_SERVICES_AI_PATIENT_H
 #define PRAXIS_SERVICES_AI_PATIENT_H
@@ -33,8 +33,20 @@ json_t *patient_state_new(const patient_context *ctx);
  * May produce an empty reply (text "") when the card has no opener. */
 int patient_open(const patient_context *ctx, json_t *state, patient_reply *out) WUR;
 
-/* Answers one candidate utterance said at elapsed_ms since the start. */
+/* Answers one candidate utterance said at elapsed_ms since the start. Abuse (safety.h) is not
+ * answered: the patient asks to be spoken to respectfully (meta.kind "abuse", meta.safety). */
 int patient_respond(const patient_context *ctx, json_t *state, const char *utterance,
+                    int64_t elapsed_ms, patient_reply *out) WUR;
+
+enum patient_deflect {
+    PATIENT_DEFLECT_ABUSE,    /* "Please don't speak to me like that." */
+    PATIENT_DEFLECT_CONFUSED, /* "Sorry, I don't understand what you're asking me." */
+};
+
+/* A candidate turn the patient does not answer, as a patient would react: counts as a turn,
+ * gives no fact, raises no cue. meta.kind "abuse" or "confused", meta.safety "abuse" or
+ * "injection". After the closing line it answers like patient_respond. */
+int patient_deflect(const patient_context *ctx, json_t *state, enum patient_deflect why,
                     int64_t elapsed_ms, patient_reply *out) WUR;
 
 /* Called when the candidate has been silent (a timer, or after a long pause): raises a due

@@ -38,6 +38,8 @@ enum patient_bank {
     BANK_IDENTITY,       /* "It's {name}." */
     BANK_IDENTITY_AGE,   /* "I'm {age}." */
     BANK_CALL_ME,        /* "{first} is fine." */
+    BANK_RESPECT,        /* "Please don't speak to me like that." (abuse) */
+    BANK_CONFUSED,       /* "Sorry, I don't follow." (talk aimed at the AI, not the patient) */
     BANK_COUNT
 };
 

@@ -4,6 +4,7 @@
 
 #include "core/ids.h"
 #include "services/ai/patient.h"
+#include "services/ai/patient_llm.h"
 #include "store/db.h"
 #include <jansson.h>
 
@@ -19,11 +20,12 @@ typedef struct session_row {
     int64_t started_ms;  /* -1 when not started */
     int64_t ends_ms;     /* -1 when not started */
     json_t *patient_state;
+    char patient_engine[12]; /* "scripted" or "llm", chosen at creation */
 } session_row;
 
 #define SESSION_COLUMNS                                                                        \
     "id, user_id, scenario_id, scenario_version, mode, status, seed, started_at, ends_at, "     \
-    "patient_state"
+    "patient_state, patient_engine"
 
 /* Loads a session; 1 found, 0 not found, <0 DB error. Caller frees row->patient_state. */
 int session_load(db_conn *c, const char *id, session_row *row);
@@ -78,14 +80,19 @@ enum {
     TURN_WRONG_STATE = 2, /* not active (status has the state) */
     TURN_TIME_UP = 3,     /* past ends_at: the session was completed with the closing line */
     TURN_BUSY = 4,        /* another turn of this session committed first */
+    TURN_UNAVAILABLE = 5, /* no database connection could be had */
+    TURN_ENGINE_ERROR = 6, /* the patient engine failed (even its scripted fallback) */
     TURN_DB_ERROR = -1,
 };
 
-/* Stores the candidate's turn, asks the patient engine and stores its reply, in one
- * transaction; completes the session when the reply is the closing line (scoring queued).
- * status (16 bytes) receives the session's status for TURN_WRONG_STATE. */
-int session_take_turn(struct app *a, db_conn *c, const char *session_id, const char *user_id,
-                      const turn_input *in, turn_outcome *out, char status[16]);
+/* Asks the session's patient engine (no database connection is held meanwhile: a remote
+ * model may take seconds), then stores the candidate's turn and the reply in one transaction;
+ * completes the session when the reply is the closing line (scoring queued). on_sentence (may
+ * be NULL) gets the reply sentence by sentence as the engine produces it. status (16 bytes)
+ * receives the session's status for TURN_WRONG_STATE. */
+int session_take_turn(struct app *a, const char *session_id, const char *user_id,
+                      const turn_input *in, patient_sentence_fn on_sentence, void *ud,
+                      turn_outcome *out, char status[16]);
 
 /* Starts a preparing session (→ active, clocks set) and stores the patient's opening line as
  * turn 0 when the card has one (out->n = -1 then, so the line is turn n + 1; -2 when none). */
@@ -103,5 +110,15 @@ int session_finish(struct app *a, db_conn *c, const char *session_id, const char
 
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
+
+/* The patient's answer to one candidate utterance, from the session's engine (the llm engine,
+ * with the scripted one as its fallback, or the scripted one): the one call text and voice
+ * turns make. Updates row->patient_state (created when NULL); the caller stores it with the
+ * turn. on_sentence (may be NULL) gets the reply sentence by sentence as it is known. May take
+ * up to LLM_TIMEOUT_MS: hold no database connection or transaction across it. */
+struct app;
+int session_patient_respond(const struct app *a, session_row *row, const json_t *card,
+                            const char *utterance, int64_t elapsed_ms,
+                            patient_sentence_fn on_sentence, void *ud, patient_reply *out);
 
 #endif

@@ -40,18 +40,20 @@ static json_t *text_or_null(const db_rows *r, size_t i)
 #define SESSION_VIEW_COLUMNS                                                                   \
     "s.id, s.scenario_id, s.scenario_version, s.mode, s.status, s.prep_ends_at, s.started_at, " \
     "s.ends_at, s.completed_at, s.abandoned_at, s.created_at, v.title, v.profession, "         \
-    "v.difficulty, s.user_id"
+    "v.difficulty, s.user_id, s.patient_engine"
 
 static json_t *session_view_row(const db_rows *r)
 {
-    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}}",
+    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}, "
+                     "s:o}",
                      "id", text_or_null(r, 0), "scenario_id", text_or_null(r, 1),
                      "scenario_version", (json_int_t)db_col_int(r, 2), "mode", text_or_null(r, 3),
                      "status", text_or_null(r, 4), "prep_ends_at", text_or_null(r, 5),
                      "started_at", text_or_null(r, 6), "ends_at", text_or_null(r, 7),
                      "completed_at", text_or_null(r, 8), "abandoned_at", text_or_null(r, 9),
                      "created_at", text_or_null(r, 10), "scenario", "title", text_or_null(r, 11),
-                     "profession", text_or_null(r, 12), "difficulty", text_or_null(r, 13));
+                     "profession", text_or_null(r, 12), "difficulty", text_or_null(r, 13),
+                     "patient_engine", text_or_null(r, 15));
 }
 
 static json_t *turn_json(long long n, const char *speaker, const char *text, int64_t t_ms)
@@ -204,9 +206,11 @@ static void session_create(http_req *req, http_res *res)
     long long prep = json_integer_value(json_object_get(card, "prep_seconds"));
     time_format_rfc3339(t + (int64_t)((double)prep * 1000.0 * a->cfg->session_time_scale),
                         prep_end);
+    /* The LLM patient is a premium feature, and needs a model to talk to. */
+    char engine[12] = "scripted";
     const db_param p[] = {DB_TEXT(id),    DB_TEXT(req->user_id), DB_TEXT(lower), DB_INT(version),
                           DB_TEXT(mode),  DB_INT(seed),          DB_TEXT(prep_end),
-                          DB_TEXT(now),   DB_TEXT(state_text)};
+                          DB_TEXT(now),   DB_TEXT(state_text),   DB_TEXT(engine)};
     /* The quota check, the session and its usage event commit together, with the user locked
      * (SQLite: single writer; PostgreSQL: row lock): two requests cannot both take the last
      * session of the period. */
@@ -228,12 +232,14 @@ static void session_create(http_req *req, http_res *res)
         quota_exceeded(req, res, &ent);
         goto out;
     }
+    if (rc == DB_OK && ent.llm && a->cfg->llm_base_url)
+        snprintf(engine, sizeof(engine), "llm");
     if (rc == DB_OK)
         rc = db_exec(c,
                      "INSERT INTO sessions (id, user_id, scenario_id, scenario_version, mode, "
                      "status, seed, prep_ends_at, last_activity_at, created_at, updated_at, "
-                     "patient_state) VALUES ($1, $2, $3, $4, $5, 'preparing', $6, $7, $8, $8, "
-                     "$8, $9)",
+                     "patient_state, patient_engine) VALUES ($1, $2, $3, $4, $5, 'preparing', "
+                     "$6, $7, $8, $8, $8, $9, $10)",
                      p, ARRAY_LEN(p), NULL);
     if (rc == DB_OK)
         rc = billing_record_session(c, req->user_id, id);
@@ -274,6 +280,14 @@ static void turn_refused(http_req *req, http_res *res, db_conn *c, int rc, const
         break;
     case TURN_BUSY:
         conflict(req, res, "Another turn of this session is being processed; try again.");
+        break;
+    case TURN_UNAVAILABLE:
+        http_res_header(req, res, "Retry-After", "5");
+        http_res_problem(req, res, 503, "The database is unavailable; please try again.", NULL);
+        break;
+    case TURN_ENGINE_ERROR:
+        http_res_problem(req, res, 500, "The patient could not answer; please try again.",
+                         NULL);
         break;
     default:
         service_db_failed(req, res, c, "sessions: take turn");
@@ -334,13 +348,10 @@ static void session_turn(http_req *req, http_res *res)
         http_res_problem(req, res, 422, "Some fields are invalid.", errors);
         goto out;
     }
-    c = service_db_acquire(req, res);
-    if (!c)
-        goto out;
     char status[16];
     turn_input in = {.text = text};
-    int rc = session_take_turn(req->app, c, http_req_param(req, "id"), req->user_id, &in, &o,
-                               status);
+    int rc = session_take_turn(req->app, http_req_param(req, "id"), req->user_id, &in, NULL,
+                               NULL, &o, status);
     if (rc != TURN_OK) {
         turn_refused(req, res, c, rc, status);
         goto out;

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "services/app.h"
 #include "services/content/content.h"
 
 #include <pthread.h>
@@ -18,6 +19,33 @@ void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed)
     ctx->candidate_card = json_object_get(card, "candidate_card");
     ctx->seed = (uint64_t)seed;
     ctx->roleplay_seconds = (int)json_integer_value(json_object_get(card, "roleplay_seconds"));
+}
+
+int session_patient_respond(const app *a, session_row *row, const json_t *card,
+                            const char *utterance, int64_t elapsed_ms,
+                            patient_sentence_fn on_sentence, void *ud, patient_reply *out)
+{
+    patient_context ctx;
+    patient_ctx_for(&ctx, card, row->seed);
+    if (!row->patient_state)
+        row->patient_state = patient_state_new(&ctx);
+    if (!row->patient_state) {
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    if (strcmp(row->patient_engine, "llm") == 0) {
+        /* Without LLM_BASE_URL now (a restart changed it) the llm engine answers "disabled",
+         * through the scripted patient. */
+        const config *cfg = a ? a->cfg : NULL;
+        llm_config lc = {cfg ? cfg->llm_base_url : NULL, cfg ? cfg->llm_api_key : NULL,
+                         cfg ? cfg->llm_model : NULL, cfg ? cfg->llm_timeout_ms : 0};
+        return patient_llm_respond(&lc, &ctx, row->patient_state, utterance, elapsed_ms,
+                                   on_sentence, ud, out);
+    }
+    int rc = patient_respond(&ctx, row->patient_state, utterance, elapsed_ms, out);
+    if (rc == 0)
+        patient_say_sentences(out->text, on_sentence, ud);
+    return rc;
 }
 
 static int64_t parse_ms(const char *s)
@@ -48,6 +76,9 @@ int session_load(db_conn *c, const char *id, session_row *row)
         const char *st = db_col_text(r, 9);
         json_error_t e;
         row->patient_state = st ? json_loads(st, 0, &e) : NULL;
+        const char *engine = db_col_text(r, 10);
+        snprintf(row->patient_engine, sizeof(row->patient_engine), "%s",
+                 engine ? engine : "scripted");
     }
     db_rows_free(r);
     return step;

@@ -19,19 +19,25 @@ static void voice_of(const json_t *card, char out[16])
     snprintf(out, 16, "%s", v ? v : "");
 }
 
-int session_take_turn(struct app *a, db_conn *c, const char *session_id, const char *user_id,
-                      const turn_input *in, turn_outcome *out, char status[16])
+int session_take_turn(struct app *a, const char *session_id, const char *user_id,
+                      const turn_input *in, patient_sentence_fn on_sentence, void *ud,
+                      turn_outcome *out, char status[16])
 {
-    (void)a;
     memset(out, 0, sizeof(*out));
     status[0] = '\0';
+    db_conn *c = db_acquire(a->db);
+    if (!c)
+        return TURN_UNAVAILABLE;
     session_row row;
     json_t *card = NULL;
     int rc = session_load(c, session_id, &row);
-    if (rc < 0)
+    if (rc < 0) {
+        db_release(c);
         return TURN_DB_ERROR;
+    }
     if (rc == 0 || strcmp(row.user_id, user_id) != 0) {
         json_decref(row.patient_state);
+        db_release(c);
         return TURN_NOT_FOUND;
     }
     int result = TURN_DB_ERROR;
@@ -63,14 +69,25 @@ int session_take_turn(struct app *a, db_conn *c, const char *session_id, const c
     if (t < 0)
         t = 0;
     out->t_ms = t;
-    patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
-    if (!row.patient_state)
-        row.patient_state = patient_state_new(&ctx);
-    if (!row.patient_state ||
-        patient_respond(&ctx, row.patient_state, in->text, now_ms - row.started_ms,
-                        &out->reply) != 0)
+    long long n0 = 0;
+    if (turn_next_n(c, row.id, &n0) != DB_OK)
         goto out;
+    /* The patient may wait seconds on a remote model: the connection goes back to the pool
+     * meanwhile, and the turn is refused (busy) if another one was stored in between. */
+    db_release(c);
+    c = NULL;
+    if (session_patient_respond(a, &row, card, in->text, now_ms - row.started_ms, on_sentence,
+                                ud, &out->reply) != 0) {
+        log_msg(LOG_ERROR, "sessions: the patient engine failed on session %s", row.id);
+        result = TURN_ENGINE_ERROR;
+        goto out;
+    }
+    c = db_acquire(a->db);
+    if (!c) {
+        patient_reply_free(&out->reply);
+        result = TURN_UNAVAILABLE;
+        goto out;
+    }
     char now[RFC3339_LEN];
     time_format_rfc3339(now_ms, now);
     char *state = json_dumps(row.patient_state, JSON_COMPACT);
@@ -79,6 +96,8 @@ int session_take_turn(struct app *a, db_conn *c, const char *session_id, const c
     rc = state ? db_begin(c) : DB_ERROR;
     if (rc == DB_OK)
         rc = turn_next_n(c, row.id, &n);
+    if (rc == DB_OK && n != n0)
+        rc = DB_ECONSTRAINT;
     if (rc == DB_OK)
         rc = in->voice ? turn_insert_voice(c, row.id, n, in->text, t, in->voice)
                        : turn_insert(c, row.id, n, "candidate", in->text, t, NULL);
@@ -121,6 +140,8 @@ int session_take_turn(struct app *a, db_conn *c, const char *session_id, const c
         app_kick_outbox(a);
     result = TURN_OK;
 out:
+    if (c)
+        db_release(c);
     json_decref(row.patient_state);
     json_decref(card);
     return result;
