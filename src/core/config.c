@@ -591,19 +591,28 @@ static int load_data_key(const struct loader *l, config *c)
     randombytes_buf(c->data_key, sizeof(c->data_key));
     char hex[65];
     sodium_bin2hex(hex, sizeof(hex), c->data_key, sizeof(c->data_key));
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        /* Another process created it first: use that one. */
-        if (errno == EEXIST)
-            return load_data_key(l, c);
-        return fail(l, "DATA_KEY: unset, and %s cannot be created: %s", path, strerror(errno));
-    }
+    /* Written to a private temporary name, then linked into place: a process starting at the
+     * same moment either wins the link or reads the complete file of the one that did. */
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.%ld.%08x", path, (long)getpid(), randombytes_random());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return fail(l, "DATA_KEY: unset, and %s cannot be created: %s", tmp, strerror(errno));
     int ok = write(fd, hex, 64) == 64 && write(fd, "\n", 1) == 1;
     ok = (fsync(fd) == 0) && ok;
     close(fd);
     sodium_memzero(hex, sizeof(hex));
+    int linked = ok ? link(tmp, path) : -1;
+    int link_errno = errno;
+    unlink(tmp);
     if (!ok)
         return fail(l, "DATA_KEY: unset, and %s cannot be written", path);
+    if (linked != 0) {
+        if (link_errno == EEXIST)
+            return load_data_key(l, c); /* another process was first: use its key */
+        return fail(l, "DATA_KEY: unset, and %s cannot be created: %s", path,
+                    strerror(link_errno));
+    }
     c->data_key_generated = 1;
     return 0;
 }
