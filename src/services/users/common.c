@@ -7,6 +7,7 @@
 #include "events/email.h"
 #include "services/users/jwt.h"
 #include "services/users/tokens.h"
+#include "services/users/users.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -245,4 +246,20 @@ int check_full_name(const json_t *v, json_t *errors)
         return -1;
     }
     return 0;
+}
+
+int users_full_name(db_conn *c, const char *user_id, char *out, size_t outlen)
+{
+    if (outlen)
+        out[0] = '\0';
+    const db_param p[] = {DB_TEXT(user_id)};
+    db_rows *r = NULL;
+    int rc = db_query(c, "SELECT full_name FROM users WHERE id = $1", p, 1, &r);
+    if (rc != DB_OK)
+        return rc < 0 ? rc : -1;
+    int step = db_rows_next(r);
+    if (step == 1 && outlen)
+        snprintf(out, outlen, "%s", db_col_text(r, 0) ? db_col_text(r, 0) : "");
+    db_rows_free(r);
+    return step;
 }

@@ -6,6 +6,7 @@
 #include "core/common.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "store/db.h"
 
 struct app;
 
@@ -17,5 +18,9 @@ int users_register_routes(router *r) WUR;
  * req->user_id and req->role. 401 with WWW-Authenticate otherwise, 403 for disabled users and
  * for roles the route does not allow. */
 http_middleware users_auth_middleware(struct app *a);
+
+/* The user's full name into out (truncated to outlen). 1 found, 0 no such user, <0 DB error.
+ * For other services that show who a user is (the media room's participant name). */
+int users_full_name(db_conn *c, const char *user_id, char *out, size_t outlen) WUR;
 
 #endif
