@@ -1,7 +1,7 @@
 /* Text-to-speech: the patient's voice. Two engines behind one interface: flite in process (the
  * default; four voices compiled in) or a remote OpenAI-compatible /v1/audio/speech endpoint.
- * Text is normalised, split into sentences and synthesised one sentence at a time, so the first
- * audio is ready as soon as the first sentence is. Always 16 kHz mono PCM16.
+ * Text is normalised, split into sentences and synthesised one sentence at a time, each streamed
+ * out as it is made, so the first audio leaves within milliseconds. Always 16 kHz mono PCM16.
  * Thread-safe: one tts serves every session at once (docs/internals/tts.md). */
 #ifndef PRAXIS_SPEECH_TTS_H
 #define PRAXIS_SPEECH_TTS_H
