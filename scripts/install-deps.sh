@@ -9,6 +9,7 @@ build_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libwslay-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev
   libjwt-dev libcurl4-openssl-dev zlib1g-dev libsndfile1-dev libsamplerate0-dev
+  flite1-dev
   curl ca-certificates
 )
 test_pkgs=(

@@ -7,6 +7,7 @@
 #include "services/ai/ai.h"
 #include "services/billing/billing.h"
 #include "services/ops/ops.h"
+#include "services/rtc/rtc.h"
 #include "services/sessions/sessions.h"
 #include "services/users/users.h"
 
@@ -68,6 +69,8 @@ int app_register_routes(router *r, unsigned services)
     if ((services & SERVICE_AI) && ai_register_routes(r) != 0)
         return -1;
     if ((services & SERVICE_BILLING) && billing_register_routes(r) != 0)
+        return -1;
+    if ((services & SERVICE_RTC) && rtc_register_routes(r) != 0)
         return -1;
     return 0;
 }

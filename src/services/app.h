@@ -34,6 +34,7 @@ typedef struct app {
     cache *cache;              /* rate limits, content cache */
     struct jwt_keyring *keys;  /* access-token keys */
     outbox_dispatcher *outbox; /* NULL in processes that do not send (kick is skipped) */
+    struct tts *tts;           /* the patient's voice; NULL in processes without ai/sessions */
 } app;
 
 /* Borrows a database connection for a request; when none can be had, answers 503 with

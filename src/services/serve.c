@@ -12,6 +12,7 @@
 #include "services/users/jwt.h"
 #include "services/sessions/sessions.h"
 #include "services/users/users.h"
+#include "speech/tts.h"
 #include "store/blob.h"
 #include "store/migrate.h"
 
@@ -97,6 +98,7 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     jwt_keyring *keys = NULL;
     outbox_dispatcher *outbox = NULL;
     sessions_sweeper *sweeper = NULL;
+    tts *speech = NULL;
     cors_policy cors = {0};
     if (serve_open_db(cfg, &d) != 0) {
         rc = EXIT_USAGE;
@@ -138,6 +140,16 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
         log_error("the session sweeper could not start");
         goto out;
     }
+    if (services & (SERVICE_AI | SERVICE_SESSIONS)) {
+        tts_config tc = {.remote = cfg->tts_remote, .url = cfg->tts_url,
+                         .api_key = cfg->tts_api_key, .model = cfg->tts_model};
+        speech = tts_open(&tc, err, sizeof(err));
+        if (!speech) {
+            fprintf(stderr, "praxis: configuration error: %s\n", err);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
     metrics_register_process();
     r = router_new();
     if (!r || app_register_routes(r, services) != 0 || (extra && extra(r) != 0)) {
@@ -146,7 +158,7 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     }
     app application = {.cfg = cfg, .db = d, .blobs = blobs, .router = r,
                        .services = services, .started_ms = time_now_ms(), .cache = mem,
-                       .keys = keys, .outbox = outbox};
+                       .keys = keys, .outbox = outbox, .tts = speech};
     middleware_config mwc = {.cors = &cors, .hsts = strncmp(cfg->public_url, "https://", 8) == 0};
     http_middleware chain[16];
     size_t nchain = http_middleware_chain(&mwc, chain, ARRAY_LEN(chain));
@@ -187,6 +199,7 @@ out:
     outbox_dispatcher_free(outbox);
     cache_free(mem);
     jwt_keyring_free(keys);
+    tts_close(speech);
     router_free(r);
     cors_policy_free(&cors);
     blob_store_close(blobs);

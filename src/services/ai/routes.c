@@ -90,5 +90,7 @@ static const route_def ai_routes[] = {
 
 int ai_register_routes(router *r)
 {
-    return ROUTER_ADD_TABLE(r, ai_routes);
+    if (ROUTER_ADD_TABLE(r, ai_routes) != 0)
+        return -1;
+    return ai_register_tts_routes(r);
 }

@@ -84,6 +84,24 @@ int session_load(db_conn *c, const char *id, session_row *row)
     return step;
 }
 
+int sessions_lookup(db_conn *c, const char *session_id, const char *user_id, char status[16])
+{
+    status[0] = '\0';
+    const db_param p[] = {DB_TEXT(session_id)};
+    db_rows *r = NULL;
+    int rc = db_query(c, "SELECT user_id, status FROM sessions WHERE id = $1", p, 1, &r);
+    if (rc != DB_OK)
+        return rc < 0 ? rc : -1;
+    int step = db_rows_next(r);
+    int found = 0;
+    if (step == 1 && user_id && strcmp(db_col_text(r, 0), user_id) == 0) {
+        snprintf(status, 16, "%s", db_col_text(r, 1));
+        found = 1;
+    }
+    db_rows_free(r);
+    return step < 0 ? step : found;
+}
+
 int turn_next_n(db_conn *c, const char *session_id, long long *n)
 {
     const db_param p[] = {DB_TEXT(session_id)};

@@ -14,6 +14,12 @@ int sessions_register_routes(router *r) WUR;
 /* GET /v1/progress (registered by sessions_register_routes). */
 int sessions_register_progress_routes(router *r) WUR;
 
+/* Whether session_id is a session of user_id, and its status ("preparing", "active",
+ * "completed", "abandoned") into status. 1 yes; 0 when there is no such session or it is
+ * another user's (callers answer 404 either way); <0 DB error. For services that act on a
+ * session (the media room) without reading the sessions table themselves. */
+int sessions_lookup(db_conn *c, const char *session_id, const char *user_id, char status[16]) WUR;
+
 /* One pass of the sweeper: active sessions past ends_at get the closing line and complete;
  * sessions idle for idle_s are abandoned. Returns how many sessions changed, or -1. */
 int sessions_sweep(db *d, int idle_s);

@@ -7,6 +7,7 @@
 #include "events/email.h"
 #include "services/users/jwt.h"
 #include "services/users/tokens.h"
+#include "services/users/users.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -6,6 +6,7 @@
 #include "core/common.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "store/db.h"
 
 #include "store/db.h"
 
