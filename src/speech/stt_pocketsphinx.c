@@ -588,10 +588,15 @@ void *stt_pocketsphinx_open(const stt_config *cfg, char *err, size_t errlen)
         err_set(err, errlen, "out of memory");
         return NULL;
     }
-    (void)pthread_mutex_init(&e->reg_lock, NULL);
-    (void)pthread_mutex_init(&e->build_lock, NULL);
-    (void)pthread_mutex_init(&e->pool_lock, NULL);
-    (void)pthread_cond_init(&e->pool_free, NULL);
+    /* Default attributes: on Linux these cannot fail, so nothing is unwound if one does. */
+    if (pthread_mutex_init(&e->reg_lock, NULL) != 0 ||
+        pthread_mutex_init(&e->build_lock, NULL) != 0 ||
+        pthread_mutex_init(&e->pool_lock, NULL) != 0 ||
+        pthread_cond_init(&e->pool_free, NULL) != 0) {
+        err_set(err, errlen, "cannot create the decoder pool's locks");
+        free(e);
+        return NULL;
+    }
     /* sphinxbase logs through one process-wide hook: its warnings and errors go to our log,
      * and nothing (not even its configuration table) straight to stderr. */
     err_set_logfp(NULL);
