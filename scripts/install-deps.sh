@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages praxis needs, and nothing when they are all present.
 #   scripts/install-deps.sh          build and run (make run, make build)
-#   scripts/install-deps.sh --test   also what `make test` needs (cmocka, PostgreSQL, pytest)
+#   scripts/install-deps.sh --test   also what `make test` needs (cmocka, the flite CLI, PostgreSQL, pytest)
 # Uses sudo when not run as root.
 set -euo pipefail
 
@@ -9,11 +9,12 @@ build_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libwslay-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev
   libjwt-dev libcurl4-openssl-dev zlib1g-dev libsndfile1-dev libsamplerate0-dev
-  flite1-dev
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite1-dev
   curl ca-certificates
 )
 test_pkgs=(
   libcmocka-dev
+  flite
   postfix
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-requests python3-websockets
