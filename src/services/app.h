@@ -35,6 +35,7 @@ typedef struct app {
     struct jwt_keyring *keys;  /* access-token keys */
     outbox_dispatcher *outbox; /* NULL in processes that do not send (kick is skipped) */
     struct tts *tts;           /* the patient's voice; NULL in processes without ai/sessions */
+    struct stt *stt;           /* speech recognition; NULL in processes without ai/sessions */
 } app;
 
 /* Borrows a database connection for a request; when none can be had, answers 503 with

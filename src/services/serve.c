@@ -12,6 +12,7 @@
 #include "services/users/jwt.h"
 #include "services/sessions/sessions.h"
 #include "services/users/users.h"
+#include "speech/stt.h"
 #include "speech/tts.h"
 #include "store/blob.h"
 #include "store/migrate.h"
@@ -99,6 +100,7 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     outbox_dispatcher *outbox = NULL;
     sessions_sweeper *sweeper = NULL;
     tts *speech = NULL;
+    stt *ears = NULL;
     cors_policy cors = {0};
     if (serve_open_db(cfg, &d) != 0) {
         rc = EXIT_USAGE;
@@ -149,6 +151,18 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
             rc = EXIT_USAGE;
             goto out;
         }
+        char lm_dir[4200];
+        snprintf(lm_dir, sizeof(lm_dir), "%s/lm", cfg->data_dir);
+        stt_config sc = {.engine = cfg->stt_remote ? STT_REMOTE : STT_POCKETSPHINX,
+                         .model_dir = cfg->stt_model_dir, .cache_dir = lm_dir,
+                         .decoders = cfg->stt_decoders, .remote_url = cfg->stt_url,
+                         .remote_key = cfg->stt_api_key, .remote_model = cfg->stt_model};
+        ears = stt_open(&sc, err, sizeof(err));
+        if (!ears) {
+            fprintf(stderr, "praxis: configuration error: STT: %s\n", err);
+            rc = EXIT_USAGE;
+            goto out;
+        }
     }
     metrics_register_process();
     r = router_new();
@@ -158,7 +172,7 @@ int serve_run(config *cfg, unsigned services, serve_extra_routes_fn extra)
     }
     app application = {.cfg = cfg, .db = d, .blobs = blobs, .router = r,
                        .services = services, .started_ms = time_now_ms(), .cache = mem,
-                       .keys = keys, .outbox = outbox, .tts = speech};
+                       .keys = keys, .outbox = outbox, .tts = speech, .stt = ears};
     middleware_config mwc = {.cors = &cors, .hsts = strncmp(cfg->public_url, "https://", 8) == 0};
     http_middleware chain[16];
     size_t nchain = http_middleware_chain(&mwc, chain, ARRAY_LEN(chain));
@@ -200,6 +214,7 @@ out:
     cache_free(mem);
     jwt_keyring_free(keys);
     tts_close(speech);
+    stt_close(ears);
     router_free(r);
     cors_policy_free(&cors);
     blob_store_close(blobs);

@@ -34,6 +34,10 @@ int session_load(db_conn *c, const char *id, session_row *row);
  * transaction. at_ms is the wall-clock time of completion. */
 int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t at_ms);
 
+/* Voice sessions count their minutes (start to at_ms, at most to ends_at) towards the plan's
+ * usage, in the caller's transaction; text sessions write nothing. */
+int session_count_voice(db_conn *c, const session_row *row, int64_t at_ms);
+
 /* A turn row; meta may be NULL. */
 int turn_insert(db_conn *c, const char *session_id, long long n, const char *speaker,
                 const char *text, int64_t t_ms, const json_t *meta);

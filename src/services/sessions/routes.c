@@ -85,16 +85,43 @@ static json_t *session_view(http_req *req, db_conn *c, const char *id, int *foun
         return NULL;
     *found = 1;
     json_t *turns = json_array();
-    if (db_query(c, "SELECT n, speaker, text, t_ms FROM turns WHERE session_id = $1 ORDER BY n",
+    if (db_query(c,
+                 "SELECT n, speaker, text, t_ms, input, duration_ms, words, audio_key, "
+                 "CASE WHEN interrupted THEN 1 ELSE 0 END, played_ms "
+                 "FROM turns WHERE session_id = $1 ORDER BY n",
                  p, 1, &r) != DB_OK) {
         *dberr = 1;
         json_decref(turns);
         json_decref(view);
         return NULL;
     }
-    while (db_rows_next(r) == 1)
-        json_array_append_new(turns, turn_json(db_col_int(r, 0), db_col_text(r, 1),
-                                               db_col_text(r, 2), db_col_int(r, 3)));
+    while (db_rows_next(r) == 1) {
+        long long n = db_col_int(r, 0);
+        const char *speaker = db_col_text(r, 1);
+        json_t *t = turn_json(n, speaker, db_col_text(r, 2), db_col_int(r, 3));
+        json_object_set_new(t, "input", text_or_null(r, 4));
+        json_object_set_new(t, "duration_ms", db_col_is_null(r, 5)
+                                                  ? json_null()
+                                                  : json_integer(db_col_int(r, 5)));
+        const char *words = db_col_text(r, 6);
+        json_error_t e;
+        json_t *w = words ? json_loads(words, 0, &e) : NULL;
+        json_object_set_new(t, "words", w ? w : json_null());
+        /* Patient speech is synthesised on request; a candidate's recording exists for voice
+         * turns. */
+        if (strcmp(speaker, "patient") == 0 || !db_col_is_null(r, 7))
+            json_object_set_new(t, "audio_url",
+                                json_string(arena_printf(req->pool,
+                                                         "/v1/sessions/%s/turns/%lld/audio", id,
+                                                         n)));
+        if (strcmp(speaker, "patient") == 0) {
+            json_object_set_new(t, "interrupted", json_boolean(db_col_int(r, 8) != 0));
+            json_object_set_new(t, "played_ms", db_col_is_null(r, 9)
+                                                    ? json_null()
+                                                    : json_integer(db_col_int(r, 9)));
+        }
+        json_array_append_new(turns, t);
+    }
     db_rows_free(r);
     json_object_set_new(view, "turns", turns);
     return view;
@@ -505,7 +532,7 @@ static const route_def session_routes[] = {
     {.method = HTTP_POST, .path = "/v1/sessions", .handler = session_create,
      .service = "sessions", .tag = "sessions", .body = BODY_JSON, .responses = c_create,
      .auth = AUTH_USER, .rate_limits = create_limits,
-     .summary = "Start preparing a role-play on a published scenario (mode text)"},
+     .summary = "Start preparing a role-play on a published scenario (mode text or voice)"},
     {.method = HTTP_GET, .path = "/v1/sessions", .handler = session_list, .service = "sessions",
      .tag = "sessions", .responses = c_list, .auth = AUTH_USER,
      .summary = "The caller's sessions (?status=, ?page=, ?per_page=)"},
@@ -529,7 +556,7 @@ static const route_def session_routes[] = {
 
 int sessions_register_routes(router *r)
 {
-    if (ROUTER_ADD_TABLE(r, session_routes) != 0)
+    if (ROUTER_ADD_TABLE(r, session_routes) != 0 || sessions_register_voice_routes(r) != 0)
         return -1;
     return sessions_register_progress_routes(r);
 }

@@ -3,6 +3,8 @@
 #include "services/sessions/internal.h"
 #include "services/sessions/sessions.h"
 
+#include "services/billing/billing.h"
+
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "services/app.h"
@@ -169,6 +171,15 @@ int turn_mark_interrupted(db_conn *c, const char *session_id, long long n, int p
                    p, 3, NULL);
 }
 
+int session_count_voice(db_conn *c, const session_row *row, int64_t at_ms)
+{
+    if (strcmp(row->mode, "voice") != 0 || row->started_ms < 0)
+        return DB_OK;
+    int64_t end = row->ends_ms >= 0 && at_ms > row->ends_ms ? row->ends_ms : at_ms;
+    int64_t ms = end - row->started_ms;
+    return billing_record_voice_seconds(c, row->user_id, row->id, ms > 0 ? (ms + 999) / 1000 : 0);
+}
+
 int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t at_ms)
 {
     patient_context ctx;
@@ -201,6 +212,8 @@ int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t a
     }
     if (rc == DB_OK)
         rc = session_queue_scoring(c, row->id);
+    if (rc == DB_OK)
+        rc = session_count_voice(c, row, at_ms);
     free(state);
     patient_reply_free(&reply);
     if (rc == DB_OK)

@@ -11,6 +11,8 @@
 struct app;
 
 int sessions_register_routes(router *r) WUR;
+/* POST …/audio, GET …/turns/{n}/audio and the stream (registered by sessions_register_routes). */
+int sessions_register_voice_routes(router *r) WUR;
 /* GET /v1/progress (registered by sessions_register_routes). */
 int sessions_register_progress_routes(router *r) WUR;
 

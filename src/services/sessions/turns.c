@@ -119,6 +119,8 @@ int session_take_turn(struct app *a, const char *session_id, const char *user_id
                      p, 2, NULL);
         if (rc == DB_OK)
             rc = session_queue_scoring(c, row.id);
+        if (rc == DB_OK)
+            rc = session_count_voice(c, &row, now_ms);
     }
     if (rc == DB_OK && affected == 1)
         rc = db_commit(c);

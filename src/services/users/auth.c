@@ -16,18 +16,49 @@ static void unauthorized(http_req *req, http_res *res, const char *detail)
     http_res_problem(req, res, 401, detail, NULL);
 }
 
+/* Browsers cannot set Authorization on a WebSocket handshake: a WebSocket route also takes
+ * the token as the second subprotocol ("Sec-WebSocket-Protocol: bearer, <token>") or as
+ * ?access_token=. */
+static const char *ws_token(http_req *req)
+{
+    const char *q = http_req_query(req, "access_token");
+    if (q && *q)
+        return q;
+    const char *p = http_req_header(req, "Sec-WebSocket-Protocol");
+    if (!p)
+        return NULL;
+    while (*p == ' ')
+        p++;
+    if (strncasecmp(p, "bearer", 6) != 0)
+        return NULL;
+    p += 6;
+    while (*p == ' ')
+        p++;
+    if (*p != ',')
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    size_t n = strcspn(p, ", ");
+    return n ? arena_strndup(req->pool, p, n) : NULL;
+}
+
 static int auth_before(http_req *req, http_res *res, void *ud)
 {
     app *a = ud;
     if (req->route_status != ROUTE_FOUND || req->match.route->auth == AUTH_PUBLIC)
         return HTTP_NEXT;
     const char *h = http_req_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+    const char *token = NULL;
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        token = h + 7;
+    else if (req->match.route->ws)
+        token = ws_token(req);
+    if (!token) {
         http_res_header(req, res, "WWW-Authenticate", "Bearer realm=\"oet-praxis\"");
         http_res_problem(req, res, 401, "Sign in: this request needs an access token.", NULL);
         return HTTP_DONE;
     }
-    const char *token = h + 7;
     while (*token == ' ')
         token++;
     access_claims cl;
