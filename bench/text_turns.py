@@ -1,6 +1,8 @@
 """Text turn latency: HTTP request in → the patient's reply out, scripted patient, with N
 sessions taking turns concurrently (one thread each, back to back). Prints p50/p90/p99 and
-throughput. Usage: text_turns.py PRAXIS_BINARY [sessions] [turns_per_session]"""
+throughput. Usage: text_turns.py PRAXIS_BINARY [sessions] [turns_per_session] [think_ms]"""
+import http.client
+import json
 import sys
 import threading
 import time
@@ -27,6 +29,7 @@ def main():
     binary = sys.argv[1]
     sessions = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     turns = int(sys.argv[3]) if len(sys.argv) > 3 else 40
+    think_ms = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     srv = Server(binary, {"HTTP_THREADS": "32"})
     try:
         tokens = [srv.user() for _ in range(sessions)]
@@ -45,13 +48,21 @@ def main():
         barrier = threading.Barrier(sessions)
 
         def play(tok, sid):
+            # One keep-alive connection per session, as a browser would hold.
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+            headers = {"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
             barrier.wait()
             mine = []
             for k in range(turns):
+                body = json.dumps({"text": QUESTIONS[k % len(QUESTIONS)]})
                 t0 = time.perf_counter()
-                st, body = call(srv.base, "POST", f"/v1/sessions/{sid}/turns", tok,
-                                {"text": QUESTIONS[k % len(QUESTIONS)]})
+                conn.request("POST", f"/v1/sessions/{sid}/turns", body, headers)
+                r = conn.getresponse()
+                r.read()
+                st = r.status
                 dt = time.perf_counter() - t0
+                if think_ms:
+                    time.sleep(think_ms / 1000)
                 if st != 200:
                     with lock:
                         errors.append(st)
@@ -68,7 +79,8 @@ def main():
             t.join()
         wall = time.perf_counter() - t0
         ms = [x * 1000 for x in lat]
-        print(f"text turns: {sessions} concurrent sessions, {len(ms)} turns in {wall:.1f} s "
+        print(f"text turns: {sessions} concurrent sessions (think time {think_ms} ms), "
+              f"{len(ms)} turns in {wall:.1f} s "
               f"({len(ms) / wall:.0f} turns/s), errors {len(errors)}")
         print(f"  latency ms: p50 {percentile(ms, 50):.2f}  p90 {percentile(ms, 90):.2f}  "
               f"p99 {percentile(ms, 99):.2f}  max {max(ms):.2f}   (targets: p50 <= 10, p99 <= 50)")

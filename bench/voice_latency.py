@@ -71,7 +71,7 @@ async def session(base, port, token, sid, utterances, exchanges, out):
     async with websockets.connect(url, subprotocols=["bearer", token], max_size=None,
                                   compression=None, ping_interval=None) as ws:
         state = {"audio_end": asyncio.Event(), "first_audio": None, "speech_end": None,
-                 "playing": False}
+                 "active": asyncio.Event()}
 
         async def reader():
             async for msg in ws:
@@ -81,7 +81,9 @@ async def session(base, port, token, sid, utterances, exchanges, out):
                         state["first_audio"] = now
                     continue
                 ev = json.loads(msg)
-                if ev["type"] == "vad.speech_end":
+                if ev["type"] == "session.state" and ev["status"] == "active":
+                    state["active"].set()
+                elif ev["type"] == "vad.speech_end":
                     state["speech_end"] = now
                 elif ev["type"] == "patient.audio_end":
                     state["audio_end"].set()
@@ -90,6 +92,7 @@ async def session(base, port, token, sid, utterances, exchanges, out):
 
         task = asyncio.create_task(reader())
         await ws.send(json.dumps({"type": "start"}))
+        await asyncio.wait_for(state["active"].wait(), 30)
         # Let an opening line play out while sending room noise, as a live microphone does.
         t_end = time.perf_counter() + 1.0
         k = 0
@@ -132,6 +135,8 @@ async def session(base, port, token, sid, utterances, exchanges, out):
                 continue
             out["latency"].append((state["first_audio"] - t_last_voiced) * 1000)
             if state["speech_end"] is not None:
+                out["eot"].append((state["speech_end"] - t_last_voiced) * 1000)
+            if state["speech_end"] is not None:
                 out["after"].append((state["first_audio"] - state["speech_end"]) * 1000)
         await ws.send(json.dumps({"type": "end"}))
         task.cancel()
@@ -158,7 +163,7 @@ def run_level(srv, n, exchanges, utterances, scenario):
                      {"scenario_id": scenario, "mode": "voice"})
         assert st == 201, (st, s)
         sids.append(s["id"])
-    out = {"latency": [], "after": [], "errors": [], "missing": 0}
+    out = {"latency": [], "after": [], "eot": [], "errors": [], "missing": 0}
 
     async def all_sessions():
         await asyncio.gather(*(session(srv.base, srv.port, t, sid, utterances, exchanges, out)
@@ -199,6 +204,9 @@ def main():
                   f"after end-of-turn p50 {percentile(after, 50):.0f} ms  "
                   f"p95 {percentile(after, 95):.0f} ms; no reply {out['missing']}, "
                   f"errors {len(out['errors'])}")
+            if os.environ.get("BENCH_VERBOSE"):
+                print("    end-of-turn decisions (ms after the last voiced frame):",
+                      [round(x) for x in out["eot"]], out["errors"][:3])
             if lat and p95 <= TARGET_P95_MS and out["missing"] == 0:
                 sustained = n
             elif n >= 4:

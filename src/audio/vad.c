@@ -329,6 +329,9 @@ static const char *const LEAD_FILLERS[] = {"so",   "um", "uh",   "er",    "erm",
                                            "hmm",  "mm", "hi",   "hello", "then",    NULL};
 /* Hesitations that do not count as words of a closing remark. */
 static const char *const HESITATIONS[] = {"um", "uh", "er", "erm", "ah", "hmm", "mm", "uhm", NULL};
+/* Words a statement needs before its end can be taken as the end of the turn. */
+#define STATEMENT_MIN_WORDS 5
+
 static const char *const OPENERS[] = {
     "what",  "whats",   "when",  "whens",  "where",  "wheres",  "which", "who",    "whos",
     "whom",  "whose",   "why",   "how",    "hows",   "is",      "isnt",  "are",    "arent",
@@ -441,10 +444,15 @@ int vad_looks_complete(const char *text)
     /* Closing remarks end any sentence: "it hurts here, right", "okay thanks". */
     if (spoken >= 2 && ((prev && is_pair(prev, end, CLOSER_PAIRS)) || in_list(end, CLOSERS)))
         return 1;
-    /* A question opened by a wh-word or an auxiliary, long enough, not left hanging. */
-    if (counted < 3 || !in_list(&first, OPENERS) || in_list(end, OPEN_ENDS))
+    if (counted < 3 || in_list(end, OPEN_ENDS))
         return 0;
     if (in_list(end, SUBJECTS) && in_list(prev, NEEDS_VERB))
         return 0; /* "how do you", "is it worse when you" */
-    return 1;
+    /* A question opened by a wh-word or an auxiliary, long enough, not left hanging. */
+    if (in_list(&first, OPENERS))
+        return 1;
+    /* A statement of five words or more that does not hang ("the pain started two days ago",
+     * "I'm one of the doctors here"): most of a clinician's turns are statements, and waiting
+     * the long hangover after each costs half a second of conversation. */
+    return counted >= STATEMENT_MIN_WORDS;
 }

@@ -54,10 +54,11 @@ void vad_flush(vad *v, vad_event_fn fn, void *ud);
 
 /* 1 when the transcript so far ends like a finished question or sentence, judged from words
  * only (ASR gives no punctuation; punctuation is ignored): a question opened by a wh-word or
- * an auxiliary ("how", "do", "is"...) with at least 3 words, or a sentence of at least 2 words
- * ending in a closer ("isn't it", "right", "okay", "please", "thank you"...) — and in either
- * case not ending in a conjunction, preposition, article, pronoun-determiner, auxiliary or
- * filler ("and", "to", "the", "my", "is", "um", "so"...). Conservative: 0 when unsure or NULL. */
+ * an auxiliary ("how", "do", "is"...) with at least 3 words, a statement of at least 5 words,
+ * or a sentence of at least 2 words ending in a closer ("isn't it", "right", "okay", "please",
+ * "thank you"...) — and in each case not ending in a conjunction, preposition, article,
+ * pronoun-determiner, auxiliary or filler ("and", "to", "the", "my", "is", "um", "so"...).
+ * 0 when unsure or NULL. */
 int vad_looks_complete(const char *partial_text);
 
 #endif

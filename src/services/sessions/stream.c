@@ -43,7 +43,7 @@
 #define STREAM_LEAD_MS 250                      /* audio sent ahead of the playback clock */
 #define STREAM_CHUNK_SAMPLES (AUDIO_RATE / 10)  /* 100 ms per binary frame */
 #define STREAM_MAX_JOBS 16
-#define STREAM_PARTIAL_EVERY_MS 150
+#define STREAM_PARTIAL_EVERY_MS 100
 #define STREAM_TIMER_EVERY_MS 10000
 #define STREAM_STATUS_EVERY_MS 2000
 #define STREAM_IDLE_PROMPT_MS 15000
@@ -622,6 +622,15 @@ static void tick(stream *s, int64_t now, int64_t *next_timer, int64_t *next_stat
 static void *stream_main(void *arg)
 {
     stream *s = arg;
+    /* Warm a recogniser for this card now (its language model built or loaded, a decoder's
+     * search switched to it: 100-200 ms), so the first utterance does not pay for it while
+     * the candidate waits. The pool hands that decoder back for this card first. */
+    if (strcmp(s->mode, "voice") == 0 && s->a->stt) {
+        if (stt_prepare_domain(s->a->stt, s->domain, s->card) != 0)
+            log_msg(LOG_WARN, "stream %s: no language model for %s; the generic one is used",
+                    s->session_id, s->domain);
+        stt_stream_free(stt_stream_begin(s->a->stt, s->domain, s->card));
+    }
     int64_t next_tick = 0, next_timer = time_now_ms() + STREAM_TIMER_EVERY_MS;
     int64_t next_status = time_now_ms() + STREAM_STATUS_EVERY_MS;
     pthread_mutex_lock(&s->mu);

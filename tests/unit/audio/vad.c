@@ -513,6 +513,8 @@ static void test_looks_complete(void **state)
         "did you take   your   medication",
         "Isn’t it",
         "could you take a deep breath",
+        "the pain started two days ago",
+        "hello my name is sam i'm one of the doctors here",
     };
     static const char *const incomplete[] = {
         "",
@@ -532,8 +534,9 @@ static void test_looks_complete(void **state)
         "and",
         "I have a headache and",
         "I have a headache",
-        "the pain started two days ago",
         "where does it hurt um",
+        "the pain started two days ago and",
+        "I think it started when you",
         "what brings you in today so",
         "could you please",
         "tell me more about your",
