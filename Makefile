@@ -17,7 +17,7 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 	cmake --build $(BUILD) -j$$(nproc)
 
-bench: build
+bench: test-deps build
 	bench/run.sh
 
 deps:

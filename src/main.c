@@ -4,7 +4,9 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "services/app.h"
+#include "services/ai/ai.h"
 #include "services/seed.h"
+#include "speech/stt.h"
 #include "services/serve.h"
 #include "services/users/admin.h"
 
@@ -148,6 +150,31 @@ static int cmd_migrate(int argc, char **argv)
     return rc;
 }
 
+/* The speech recogniser's language model of every published card, built into DATA_DIR/lm now
+ * so the first voice session on a card does not wait for it. A failure only warns: voice
+ * sessions build what is missing when they start. */
+static void seed_language_models(const config *cfg, db *d)
+{
+    if (cfg->stt_remote)
+        return;
+    char lm_dir[4200], err[256];
+    snprintf(lm_dir, sizeof(lm_dir), "%s/lm", cfg->data_dir);
+    stt_config sc = {.engine = STT_POCKETSPHINX, .model_dir = cfg->stt_model_dir,
+                     .cache_dir = lm_dir, .decoders = 1};
+    stt *s = stt_open(&sc, err, sizeof(err));
+    db_conn *c = s ? db_acquire(d) : NULL;
+    int n = 0;
+    if (!s)
+        log_warn("seed: language models not prepared: %s", err);
+    else if (!c || ai_prepare_language_models(s, c, &n) != 0)
+        log_warn("seed: some language models could not be prepared (%d ready)", n);
+    else
+        log_info("seed: %d language model(s) ready in %s", n, lm_dir);
+    if (c)
+        db_release(c);
+    stt_close(s);
+}
+
 static int cmd_seed(int argc, char **argv)
 {
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
@@ -180,6 +207,7 @@ static int cmd_seed(int argc, char **argv)
                          "updated, %d unchanged",
                          rep.plans_written, rep.plans_unchanged, rep.scenarios_created,
                          rep.scenarios_updated, rep.scenarios_unchanged);
+                seed_language_models(&cfg, d);
                 rc = 0;
             } else {
                 fprintf(stderr, "praxis seed: %s\n", err);

@@ -248,3 +248,14 @@ int stt_result_join_text(stt_result *out)
     buf_free(&b);
     return rc == 0 && out->text ? 0 : -1;
 }
+
+json_t *stt_words_json(const stt_result *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->nwords; i++)
+        json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:f}", "w", r->words[i].w, "start",
+                                           r->words[i].start_ms / 1000.0, "end",
+                                           r->words[i].end_ms / 1000.0, "conf",
+                                           r->words[i].conf));
+    return a;
+}

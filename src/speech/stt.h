@@ -100,4 +100,7 @@ void stt_stream_free(stt_stream *st);
 int stt_transcribe(stt *s, const char *domain_key, const json_t *card, const int16_t *pcm, size_t n,
                    stt_result *out) WUR;
 
+/* The words as the API shows them: [{w, start, end, conf}] with times in seconds. */
+json_t *stt_words_json(const stt_result *r);
+
 #endif

@@ -176,6 +176,11 @@ def test_voice_roleplay_over_the_stream(vsrv):
     pt = next(t for t in view["turns"] if t["speaker"] == "patient")
     r = u.get(pt["audio_url"])
     assert r.status_code == 200 and r.content[:4] == b"RIFF"
+    # The speed figures are exported.
+    metrics = vsrv.get("/metrics").text
+    assert 'praxis_turn_latency_seconds_count{mode="voice"}' in metrics
+    assert "praxis_stt_realtime_factor_count" in metrics
+    assert "praxis_tts_first_audio_seconds_count" in metrics
 
 
 def test_barge_in_stops_patient_audio_and_reconnect_resumes(vsrv):
@@ -382,3 +387,31 @@ def test_rapid_turns_are_limited_and_nothing_is_lost(vsrv):
     assert len(said) == ok
     # Every accepted turn is stored, in order, each with its reply.
     assert said == sorted(said, key=lambda x: int(x.split()[2].rstrip(",")))
+
+
+def test_ai_stt_for_staff(vsrv):
+    import os
+    from test_accounts_support import make_admin
+    admin = make_admin(vsrv)
+    sid = scenario_id(admin, SLUG)
+    line = "Does anyone in your family have high blood pressure?"
+    audio = wav_bytes(synth(line, "slt"))
+    r = admin.post("/v1/ai/stt", params={"scenario_id": sid}, data=audio,
+                   headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    e, n = wer(line, body["text"])
+    assert e / n <= 0.2, body
+    assert body["language_model"].startswith(sid + "-v")
+    assert body["words"] and 0 < body["duration_s"] < 10 and 0 < body["rtf"] < 1
+    # The card's model is cached under DATA_DIR/lm.
+    lm = os.path.join(vsrv.env["DATA_DIR"], "lm")
+    assert any(f.startswith(body["language_model"]) for f in os.listdir(lm)), os.listdir(lm)
+    generic = admin.post("/v1/ai/stt", data=audio, headers={"Content-Type": "audio/wav"})
+    assert generic.status_code == 200 and generic.json()["language_model"] == "generic"
+    assert_problem(admin.post("/v1/ai/stt", data=b"text", headers={"Content-Type": "text/plain"}),
+                   415)
+    assert_problem(admin.post("/v1/ai/stt", params={"scenario_id": "nope"}, data=audio,
+                              headers={"Content-Type": "audio/wav"}), 422)
+    assert_problem(new_user(vsrv).post("/v1/ai/stt", data=audio,
+                                       headers={"Content-Type": "audio/wav"}), 403)

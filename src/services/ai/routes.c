@@ -90,7 +90,7 @@ static const route_def ai_routes[] = {
 
 int ai_register_routes(router *r)
 {
-    if (ROUTER_ADD_TABLE(r, ai_routes) != 0)
+    if (ROUTER_ADD_TABLE(r, ai_routes) != 0 || ai_register_stt_routes(r) != 0)
         return -1;
     return ai_register_tts_routes(r);
 }

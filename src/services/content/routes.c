@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "services/ai/ai.h"
 #include "services/app.h"
 #include "services/content/repo.h"
 #include "services/content/scenario.h"
@@ -396,6 +397,10 @@ static void admin_publish(http_req *req, http_res *res)
         answer_error(req, res, c, rc, "scenario publish");
     } else {
         invalidate(req);
+        /* The recogniser's model of the new version, now rather than at the first word. */
+        app *a = req->app;
+        if (a->stt && ai_prepare_scenario_model(a->stt, c, id) != 0)
+            log_msg(LOG_WARN, "content: no language model for scenario %s yet", id);
         answer_admin_view(req, res, c, id, 200);
     }
     db_release(c);

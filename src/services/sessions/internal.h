@@ -112,6 +112,12 @@ int session_patient_idle(struct app *a, db_conn *c, const char *session_id,
 int session_finish(struct app *a, db_conn *c, const char *session_id, const char *user_id,
                    turn_outcome *out, char status[16]);
 
+/* praxis_turn_latency_seconds{mode}: from the end of the candidate's turn to the first byte of
+ * the patient's reply (mode text: typed, REST or stream; voice: the stream, end of speech to
+ * first audio, end-of-turn detection included; upload: a REST recording, whole request). */
+struct metric_family;
+struct metric_family *sessions_turn_latency(void);
+
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
 

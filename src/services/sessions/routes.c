@@ -7,6 +7,7 @@
 #include "cache/ratelimit.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "http/server.h"
 #include "http/problem.h"
@@ -385,6 +386,8 @@ static void session_turn(http_req *req, http_res *res)
     }
     http_res_json(req, res, 200,
                   outcome_json(req, &o, turn_json(o.n, "candidate", text, o.t_ms)));
+    metrics_observe(sessions_turn_latency(), (const char *const[]){"text"},
+                    (double)(time_mono_ns() - req->start_ns) / 1e9);
 out:
     patient_reply_free(&o.reply);
     if (c)

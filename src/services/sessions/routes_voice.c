@@ -9,9 +9,12 @@
 #include "cache/ratelimit.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
 #include "core/seal.h"
 #include "http/problem.h"
 #include "http/server.h"
+#include "services/ai/ai.h"
 #include "services/app.h"
 #include "services/content/content.h"
 #include "speech/stt.h"
@@ -38,17 +41,6 @@ static void bad_audio(http_req *req, http_res *res, int status, const char *deta
 {
     http_res_problem_full(req, res, status, status == 415 ? "unsupported-audio" : "bad-audio",
                           status == 415 ? "Unsupported Audio" : "Unusable Audio", detail, NULL);
-}
-
-static json_t *words_json(const stt_result *r)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < r->nwords; i++)
-        json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:f}", "w", r->words[i].w, "start",
-                                           r->words[i].start_ms / 1000.0, "end",
-                                           r->words[i].end_ms / 1000.0, "conf",
-                                           r->words[i].conf));
-    return a;
 }
 
 /* The recording, sealed to its owner, in the blob store. */
@@ -133,8 +125,8 @@ static void session_audio(http_req *req, http_res *res)
                   why[0] ? why : audio_status_text(st));
         goto out;
     }
-    char domain[64];
-    snprintf(domain, sizeof(domain), "%s-v%lld", row.scenario_id, row.version);
+    char domain[AI_DOMAIN_KEY_LEN];
+    ai_domain_key(row.scenario_id, row.version, domain);
     if (stt_transcribe(a->stt, domain, card, p.s, p.n, &r) != 0) {
         unavailable(req, res, "Speech recognition is busy or failed; please try again.");
         goto out;
@@ -148,7 +140,7 @@ static void session_audio(http_req *req, http_res *res)
         log_msg(LOG_WARN, "sessions: recording of %s not stored", row.id);
         key[0] = '\0';
     }
-    words = words_json(&r);
+    words = stt_words_json(&r);
     turn_voice v = {.words = words, .duration_ms = (int)(p.n * 1000 / AUDIO_RATE),
                     .audio_key = key[0] ? key : NULL};
     turn_input in = {.text = r.text, .voice = &v};
@@ -187,6 +179,8 @@ static void session_audio(http_req *req, http_res *res)
     http_res_json(req, res, 200,
                   json_pack("{s:o, s:o, s:s, s:f}", "candidate_turn", cand, "patient_turn", pat,
                             "status", o.completed ? "completed" : "active", "rtf", r.rtf));
+    metrics_observe(sessions_turn_latency(), (const char *const[]){"upload"},
+                    (double)(time_mono_ns() - req->start_ns) / 1e9);
 out:
     json_decref(words);
     patient_reply_free(&o.reply);

@@ -21,6 +21,7 @@
 #include "http/problem.h"
 #include "http/server.h"
 #include "http/ws.h"
+#include "services/ai/ai.h"
 #include "services/app.h"
 #include "services/content/content.h"
 #include "services/sessions/internal.h"
@@ -68,7 +69,7 @@ struct stream {
     char session_id[UUID_STR_LEN];
     char user_id[UUID_STR_LEN];
     char mode[8];
-    char domain[64]; /* the STT domain: "<scenario>-v<version>" */
+    char domain[AI_DOMAIN_KEY_LEN]; /* the card's language model */
     char voice[16];
     json_t *card;
     ws_conn *ws;
@@ -152,7 +153,7 @@ int session_streams_open(void)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static metric_family *latency_metric(void)
+metric_family *sessions_turn_latency(void)
 {
     static const char *const labels[] = {"mode", NULL};
     static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4,
@@ -323,7 +324,7 @@ static void pace_locked(stream *s)
         if (ws_send_binary(s->ws, chunk, n * sizeof(int16_t)) != 0)
             log_msg(LOG_DEBUG, "stream %s: audio not sent (socket closing)", s->session_id);
         if (first && from > 0)
-            metrics_observe(latency_metric(), (const char *const[]){mode},
+            metrics_observe(sessions_turn_latency(), (const char *const[]){mode},
                             (double)(time_now_ms() - from) / 1000.0);
         pthread_mutex_lock(&s->mu);
     }
@@ -376,7 +377,7 @@ static void speak(stream *s, long long turn, const char *text, const char *kind,
     int voice = strcmp(s->mode, "voice") == 0 && s->a->tts && text && *text;
     if (!voice) {
         if (latency_from_ms > 0)
-            metrics_observe(latency_metric(), (const char *const[]){"text"},
+            metrics_observe(sessions_turn_latency(), (const char *const[]){"text"},
                             (double)(time_now_ms() - latency_from_ms) / 1000.0);
         pthread_mutex_lock(&s->mu);
         s->last_activity_ms = time_now_ms();
@@ -747,17 +748,6 @@ static void utterance_begin(stream *s, uint64_t start_sample)
                            (json_int_t)(start_sample * 1000 / AUDIO_RATE)));
 }
 
-static json_t *words_json(const stt_result *r)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < r->nwords; i++)
-        json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:f}", "w", r->words[i].w, "start",
-                                           r->words[i].start_ms / 1000.0, "end",
-                                           r->words[i].end_ms / 1000.0, "conf",
-                                           r->words[i].conf));
-    return a;
-}
-
 /* Seals the utterance's audio (16 kHz WAV) with the owner's id bound to it and stores it. */
 static int store_recording(stream *s, char key[BLOB_KEY_LEN])
 {
@@ -811,7 +801,7 @@ static void utterance_end(stream *s, uint64_t end_sample, uint64_t fed)
         return;
     }
     j->kind = JOB_VOICE;
-    j->words = words_json(&r);
+    j->words = stt_words_json(&r);
     j->duration_ms = (int)((end_sample - s->utt_start_sample) * 1000 / AUDIO_RATE);
     j->said_at_ms = s->utt_start_wall;
     j->speech_end_ms = speech_end_wall;
@@ -1055,7 +1045,7 @@ static stream *stream_new(app *a, const session_row *row, const char *user_id, j
     snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
     snprintf(s->mode, sizeof(s->mode), "%s", row->mode);
     snprintf(s->status, sizeof(s->status), "%s", row->status);
-    snprintf(s->domain, sizeof(s->domain), "%s-v%lld", row->scenario_id, row->version);
+    ai_domain_key(row->scenario_id, row->version, s->domain);
     s->card = card;
     const char *voice = tts_voice_for(json_object_get(card, "patient_card"));
     snprintf(s->voice, sizeof(s->voice), "%s", voice ? voice : "slt");
