@@ -52,7 +52,7 @@ class Server:
             "DATA_DIR": self.dir,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
-            "LOG_LEVEL": "warn",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warn"),
             "RATE_LIMIT_WINDOW_SCALE": "0.001",
             "SEED_DIR": os.path.join(ROOT, "data"),
         })
@@ -108,6 +108,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+        if os.environ.get("BENCH_KEEP_LOG"):
+            shutil.copy(os.path.join(self.dir, "server.log"), os.environ["BENCH_KEEP_LOG"])
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

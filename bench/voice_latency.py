@@ -49,14 +49,17 @@ def synth(text, voice):
 
 
 def last_voiced_sample(pcm):
+    """The end of the last 10 ms window within 35 dB of the loudest one: where the speech
+    energy ends (flite's last syllables are soft; a fixed threshold would end them early)."""
     n = len(pcm) // 2
     s = struct.unpack(f"<{n}h", pcm)
     win = 160
+    energies = [sum(x * x for x in s[i:i + win]) / win for i in range(0, n - win, win)]
+    peak = max(energies) if energies else 0
     last = 0
-    for i in range(0, n - win, win):
-        e = sum(x * x for x in s[i:i + win]) / win
-        if e > 300 * 300:
-            last = i + win
+    for k, e in enumerate(energies):
+        if peak and e >= peak * 10 ** (-35 / 10):
+            last = (k + 1) * win
     return last
 
 
@@ -91,6 +94,9 @@ async def session(base, port, token, sid, utterances, exchanges, out):
                     out["errors"].append(ev)
 
         task = asyncio.create_task(reader())
+        # The candidate reads the card during preparation (the socket is open by then), and
+        # then starts the role-play.
+        await asyncio.sleep(3.0)
         await ws.send(json.dumps({"type": "start"}))
         await asyncio.wait_for(state["active"].wait(), 30)
         # Let an opening line play out while sending room noise, as a live microphone does.
@@ -185,7 +191,11 @@ def main():
     for i, line in enumerate(LINES):
         pcm = synth(line, voices[i % len(voices)])
         utterances.append((pcm, last_voiced_sample(pcm)))
-    srv = Server(binary, {"STT_DECODERS": str(max_sessions), "HTTP_THREADS": "16"})
+    extra = {"STT_DECODERS": str(max_sessions), "HTTP_THREADS": "16"}
+    for k in ("VAD_HANGOVER_LONG_MS", "VAD_HANGOVER_SHORT_MS"):
+        if os.environ.get(k):
+            extra[k] = os.environ[k]
+    srv = Server(binary, extra)
     try:
         tok = srv.user()
         scenario = srv.scenarios(tok)[0]["id"]

@@ -98,6 +98,12 @@ struct stream {
     int64_t play_start_ms;    /* when the first chunk went out; 0 before */
     int64_t latency_from_ms;  /* end of the candidate's speech, for the latency histogram */
     const char *latency_mode;
+    /* A recogniser taken from the pool ahead of the next utterance (by the stream thread, so
+     * that choosing a decoder and switching it to this card's model, 100-400 ms under load,
+     * never delays the audio of someone who has started to speak). */
+    stt_stream *ready;
+    int64_t ready_retry_ms;
+    int warmed;
 
     /* input side: the WebSocket thread only */
     vad *vad;
@@ -118,6 +124,7 @@ struct stream {
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static stream *registry;
 static int registry_count;
+static int registry_voice; /* voice streams among them */
 
 static void registry_add(stream *s)
 {
@@ -128,6 +135,8 @@ static void registry_add(stream *s)
     s->next_open = registry;
     registry = s;
     registry_count++;
+    if (strcmp(s->mode, "voice") == 0)
+        registry_voice++;
     pthread_mutex_unlock(&registry_mu);
 }
 
@@ -138,6 +147,8 @@ static void registry_remove(stream *s)
         if (*p == s) {
             *p = s->next_open;
             registry_count--;
+            if (strcmp(s->mode, "voice") == 0)
+                registry_voice--;
             break;
         }
     pthread_mutex_unlock(&registry_mu);
@@ -620,18 +631,73 @@ static void tick(stream *s, int64_t now, int64_t *next_timer, int64_t *next_stat
     }
 }
 
+/* A decoder switched to a new model searches slowly until its first real utterance has grown
+ * the search tree: that utterance took 400 ms longer to recognise with four sessions on two
+ * cores. So the stream's first recogniser hears a typical candidate question, spoken by the
+ * patient's synthesiser, before the candidate says anything (during preparation). */
+static int warm_collect(const int16_t *samples, size_t n, void *ud)
+{
+    stt_stream *st = ud;
+    return stt_stream_feed(st, samples, n) == 0 ? 0 : 1;
+}
+
+static void warm_recogniser(stream *s)
+{
+    if (!s->a->tts)
+        return;
+    stt_stream *st = stt_stream_begin(s->a->stt, s->domain, s->card);
+    if (!st)
+        return;
+    stt_result r;
+    memset(&r, 0, sizeof(r));
+    if (tts_speak(s->a->tts, "rms",
+                  "Hello, I'm one of the clinicians. Can you tell me what brought you in today?",
+                  warm_collect, st) == 0 &&
+        stt_stream_finish(st, &r) == 0)
+        stt_result_free(&r);
+    stt_stream_free(st);
+}
+
+/* Takes a recogniser for the next utterance when none is held, the pool has one per voice
+ * stream (never starving another session of its decoder) and nothing else is waiting. Called
+ * on the stream thread with mu held; drops it while the pool works. */
+static void prepare_recogniser_locked(stream *s)
+{
+    if (s->ready || s->in_speech || s->ending || s->stop || s->jobs ||
+        strcmp(s->mode, "voice") != 0 || !s->a->stt ||
+        (strcmp(s->status, "active") != 0 && strcmp(s->status, "preparing") != 0))
+        return;
+    int64_t now = time_now_ms();
+    if (now < s->ready_retry_ms)
+        return;
+    pthread_mutex_lock(&registry_mu);
+    int voice_streams = registry_voice;
+    pthread_mutex_unlock(&registry_mu);
+    if (voice_streams > s->a->cfg->stt_decoders) {
+        s->ready_retry_ms = now + 1000; /* fewer decoders than speakers: take one per turn */
+        return;
+    }
+    int warm = !s->warmed;
+    s->warmed = 1;
+    pthread_mutex_unlock(&s->mu);
+    int64_t t0 = time_mono_ns();
+    if (warm)
+        warm_recogniser(s);
+    stt_stream *st = stt_stream_begin(s->a->stt, s->domain, s->card);
+    log_msg(LOG_DEBUG, "stream %s: recogniser ready in %lld ms", s->session_id,
+            (long long)((time_mono_ns() - t0) / 1000000));
+    pthread_mutex_lock(&s->mu);
+    if (!st)
+        s->ready_retry_ms = time_now_ms() + 1000;
+    else if (s->ready || s->stop)
+        stt_stream_free(st);
+    else
+        s->ready = st;
+}
+
 static void *stream_main(void *arg)
 {
     stream *s = arg;
-    /* Warm a recogniser for this card now (its language model built or loaded, a decoder's
-     * search switched to it: 100-200 ms), so the first utterance does not pay for it while
-     * the candidate waits. The pool hands that decoder back for this card first. */
-    if (strcmp(s->mode, "voice") == 0 && s->a->stt) {
-        if (stt_prepare_domain(s->a->stt, s->domain, s->card) != 0)
-            log_msg(LOG_WARN, "stream %s: no language model for %s; the generic one is used",
-                    s->session_id, s->domain);
-        stt_stream_free(stt_stream_begin(s->a->stt, s->domain, s->card));
-    }
     int64_t next_tick = 0, next_timer = time_now_ms() + STREAM_TIMER_EVERY_MS;
     int64_t next_status = time_now_ms() + STREAM_STATUS_EVERY_MS;
     pthread_mutex_lock(&s->mu);
@@ -654,6 +720,7 @@ static void *stream_main(void *arg)
             pthread_mutex_lock(&s->mu);
             continue;
         }
+        prepare_recogniser_locked(s);
         int64_t now = time_now_ms();
         if (now >= next_tick) {
             next_tick = now + 1000;
@@ -723,7 +790,18 @@ static void utterance_begin(stream *s, uint64_t start_sample)
     s->utt_failed = 0;
     s->utt_start_sample = start_sample;
     s->utt_start_wall = now - (int64_t)((s->ring_total - start_sample) * 1000 / AUDIO_RATE);
-    s->utt = stt_stream_begin(s->a->stt, s->domain, s->card);
+    pthread_mutex_lock(&s->mu);
+    s->utt = s->ready;
+    s->ready = NULL;
+    pthread_cond_signal(&s->cv); /* the stream thread takes the next one */
+    pthread_mutex_unlock(&s->mu);
+    int64_t t0 = time_mono_ns();
+    if (!s->utt)
+        s->utt = stt_stream_begin(s->a->stt, s->domain, s->card);
+    int64_t took_ms = (time_mono_ns() - t0) / 1000000;
+    if (took_ms > 100)
+        log_msg(LOG_WARN, "stream %s: the recogniser took %lld ms to start an utterance",
+                s->session_id, (long long)took_ms);
     if (!s->utt) {
         s->utt_failed = 1;
         send_error(s, "stt_busy", "Speech recognition is busy; please say that again.");
@@ -769,6 +847,9 @@ static void utterance_end(stream *s, uint64_t end_sample, uint64_t fed)
 {
     int64_t now = time_now_ms();
     int64_t speech_end_wall = now - (int64_t)((fed - end_sample) * 1000 / AUDIO_RATE);
+    log_msg(LOG_DEBUG, "stream %s: end of turn at %llu ms, decided at %llu ms", s->session_id,
+            (unsigned long long)(end_sample * 1000 / AUDIO_RATE),
+            (unsigned long long)(fed * 1000 / AUDIO_RATE));
     pthread_mutex_lock(&s->mu);
     s->in_speech = 0;
     s->last_activity_ms = now;
@@ -896,6 +977,9 @@ static void on_audio(stream *s, const uint8_t *data, size_t len)
             snprintf(s->last_partial, sizeof(s->last_partial), "%s", p);
             send_json(s, json_pack("{s:s, s:s}", "type", "transcript.partial", "text", p));
             vad_set_complete(s->vad, vad_looks_complete(p));
+            log_msg(LOG_DEBUG, "stream %s: partial at %llu ms (complete %d): %s", s->session_id,
+                    (unsigned long long)(vad_samples_fed(s->vad) * 1000 / AUDIO_RATE),
+                    vad_looks_complete(p), p);
         }
     }
 }
@@ -996,6 +1080,7 @@ static void stream_free(stream *s)
         return;
     vad_free(s->vad);
     stt_stream_free(s->utt);
+    stt_stream_free(s->ready);
     while (s->jobs) {
         job *j = s->jobs;
         s->jobs = j->next;
