@@ -171,6 +171,13 @@ void http_res_problem_full(http_req *req, http_res *res, int status, const char 
                    problem_new(status, slug, title, detail, errors));
 }
 
+void http_res_problem_body(http_req *req, http_res *res, json_t *problem)
+{
+    json_t *st = json_object_get(problem, "status");
+    res_json_typed(req, res, json_is_integer(st) ? (int)json_integer_value(st) : 500,
+                   "application/problem+json", problem);
+}
+
 void http_res_problem(http_req *req, http_res *res, int status, const char *detail,
                       json_t *errors)
 {

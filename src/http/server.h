@@ -72,6 +72,9 @@ void http_res_problem(http_req *req, http_res *res, int status, const char *deta
                       json_t *errors);
 void http_res_problem_full(http_req *req, http_res *res, int status, const char *slug,
                            const char *title, const char *detail, json_t *errors);
+/* A problem built with problem_new and given extra members (steals it; its status is the
+ * response's). */
+void http_res_problem_body(http_req *req, http_res *res, json_t *problem);
 /* Reads ?page= (>= 1, default 1) and ?per_page= (1..100, default 20) for list routes; answers
  * 422 naming the parameter and returns -1 when one is not a valid number. */
 int http_req_pagination(http_req *req, http_res *res, int *page, int *per_page) WUR;

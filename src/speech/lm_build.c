@@ -263,9 +263,10 @@ int lm_counts_add_text(lm_counts *c, const char *text, lm_known_fn known, void *
     buf b;
     buf_init(&b, (size_t)1 << 26);
     int rc = lm_normalise(text, known, ud, &b) ? -1 : 0;
-    for (const char *line = b.ptr; rc == 0 && line && *line;) {
+    const char *end = b.ptr ? b.ptr + b.len : NULL;
+    for (const char *line = b.ptr; rc == 0 && line && line < end && *line;) {
         rc = lm_counts_add_sentence(c, line, weight);
-        const char *nl = strchr(line, '\n');
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
         line = nl ? nl + 1 : NULL;
     }
     buf_free(&b);

@@ -176,6 +176,9 @@ def test_voice_roleplay_over_the_stream(vsrv):
     pt = next(t for t in view["turns"] if t["speaker"] == "patient")
     r = u.get(pt["audio_url"])
     assert r.status_code == 200 and r.content[:4] == b"RIFF"
+    # The voice session counted its minutes towards the plan's usage (started to completed).
+    usage = u.get("/v1/billing/usage").json()
+    assert usage["voice_minutes_used"] >= 1, usage
     # The speed figures are exported.
     metrics = vsrv.get("/metrics").text
     assert 'praxis_turn_latency_seconds_count{mode="voice"}' in metrics

@@ -26,11 +26,7 @@ static void health_ready(http_req *req, http_res *res)
         json_t *p = problem_new(503, "dependency-unavailable", "Service Unavailable",
                                 "The database does not answer.", NULL);
         json_object_set_new(p, "checks", json_pack("{s:s}", "database", "unavailable"));
-        char *text = json_dump_compact(p);
-        json_decref(p);
-        http_res_bytes(req, res, 503, "application/problem+json", text ? text : "",
-                       text ? strlen(text) : 0);
-        free(text);
+        http_res_problem_body(req, res, p);
         http_res_header(req, res, "Retry-After", "5");
         return;
     }

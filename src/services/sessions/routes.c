@@ -154,11 +154,7 @@ static void quota_exceeded(http_req *req, http_res *res, const entitlement *e)
     json_object_set_new(p, "used", json_integer(e->sessions_used));
     json_object_set_new(p, "resets_at", json_string(e->period_end));
     json_object_set_new(p, "upgrade", json_string("/v1/billing/checkout"));
-    char *text = json_dump_compact(p);
-    json_decref(p);
-    http_res_bytes(req, res, 402, "application/problem+json", text ? text : "",
-                   text ? strlen(text) : 0);
-    free(text);
+    http_res_problem_body(req, res, p);
 }
 
 /* 402: the plan has no voice sessions. */
@@ -170,11 +166,7 @@ static void voice_not_included(http_req *req, http_res *res, const entitlement *
     json_t *p = problem_new(402, "voice-not-included", "Plan Limit Reached", detail, NULL);
     json_object_set_new(p, "plan", json_string(e->plan));
     json_object_set_new(p, "upgrade", json_string("/v1/billing/checkout"));
-    char *text = json_dump_compact(p);
-    json_decref(p);
-    http_res_bytes(req, res, 402, "application/problem+json", text ? text : "",
-                   text ? strlen(text) : 0);
-    free(text);
+    http_res_problem_body(req, res, p);
 }
 
 /* ---- create ----------------------------------------------------------------------------- */
