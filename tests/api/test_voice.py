@@ -418,3 +418,73 @@ def test_ai_stt_for_staff(vsrv):
                               headers={"Content-Type": "audio/wav"}), 422)
     assert_problem(new_user(vsrv).post("/v1/ai/stt", data=audio,
                                        headers={"Content-Type": "audio/wav"}), 403)
+
+
+@pytest.fixture(scope="module")
+def fast_srv(tmp_path_factory):
+    """Clocks shrunk: role-play time x0.02 (about 6 s), idle prompts after 3 s, sockets that send
+    nothing for 5 s are closed."""
+    server, db = _seeded_server(tmp_path_factory.mktemp(f"voice-fast-{DRIVER}"),
+                                env={"STREAM_IDLE_SECONDS": "5", "SESSION_TIME_SCALE": "0.02"})
+    try:
+        yield server
+        server.stop(expect=0)
+    finally:
+        server.cleanup()
+        db.drop()
+
+
+def test_stream_clocks_idle_prompt_deadline_and_idle_socket(fast_srv):
+    card = BY_SLUG[SLUG]
+    u = new_user(fast_srv)
+    r = u.post("/v1/sessions", json={"scenario_id": scenario_id(u, SLUG), "mode": "text"})
+    s = r.json()
+
+    async def go():
+        async with Stream(fast_srv.port, s["id"], u.token) as st:
+            await st.wait_type("session.state")
+            await st.send({"type": "start"})
+            i, state = await st.wait_for(lambda e: e["type"] == "session.state" and
+                                         e["status"] == "active")
+            limit_ms = state["remaining_ms"]
+            assert 0 < limit_ms <= card["roleplay_seconds"] * 20 + 1000
+
+            async def keepalive():
+                while True:
+                    await asyncio.sleep(1.5)
+                    await st.send({"type": "ping"})
+
+            pinger = asyncio.create_task(keepalive())
+            try:
+                # Silence: the patient speaks up by itself (a due cue or a prompt).
+                _, prompt = await st.wait_for(lambda e: e["type"] == "patient.text" and
+                                              e.get("kind") != "opening", i, timeout=15)
+                assert prompt["text"]
+                # The deadline: the closing line, then the end, then a normal close.
+                j, closing = await st.wait_for(lambda e: e["type"] == "patient.text" and
+                                               e.get("kind") == "closing", i, timeout=30)
+                assert closing["text"] == card["patient_card"]["closing_line"]
+                _, ended = await st.wait_type("session.ended", j, timeout=15)
+                assert ended["status"] == "completed" and ended["reason"] == "time_up"
+                assert ended["feedback_url"] == f"/v1/sessions/{s['id']}/feedback"
+                await st.wait_type("_closed", j, timeout=15)
+                assert st.close_code == 1000
+            finally:
+                pinger.cancel()
+
+    run(go())
+    assert u.get(f"/v1/sessions/{s['id']}").json()["status"] == "completed"
+
+    # A socket that says nothing is closed with 4000 after STREAM_IDLE_SECONDS.
+    r = u.post("/v1/sessions", json={"scenario_id": scenario_id(u, SLUG), "mode": "text"})
+    quiet = r.json()
+
+    async def idle():
+        t0 = time.monotonic()
+        async with Stream(fast_srv.port, quiet["id"], u.token) as st:
+            await st.wait_type("session.state")
+            await st.wait_type("_closed", timeout=15)
+            assert st.close_code == 4000
+            assert 4.5 <= time.monotonic() - t0 <= 12
+
+    run(idle())
