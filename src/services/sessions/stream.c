@@ -36,11 +36,11 @@
 #include <strings.h>
 #include <time.h>
 
-#define STREAM_MAX_MESSAGE (64u * 1024u)        /* larger messages close with 1009 */
+#define STREAM_MAX_MESSAGE ((size_t)64 << 10)  /* larger messages close with 1009 */
 #define STREAM_MAX_FRAME_BYTES (32000u)         /* 1 s of PCM16 at 16 kHz */
 #define STREAM_PREROLL_SAMPLES (AUDIO_RATE / 4) /* fed before the detected start: 250 ms */
 #define STREAM_RING_SAMPLES (AUDIO_RATE / 2)
-#define STREAM_UTTERANCE_MAX_SAMPLES (60 * AUDIO_RATE)
+#define STREAM_UTTERANCE_MAX_SAMPLES ((size_t)60 * AUDIO_RATE)
 #define STREAM_LEAD_MS 250                      /* audio sent ahead of the playback clock */
 #define STREAM_CHUNK_SAMPLES (AUDIO_RATE / 10)  /* 100 ms per binary frame */
 #define STREAM_MAX_JOBS 16
@@ -357,7 +357,7 @@ static int on_tts_audio(const int16_t *samples, size_t n, void *ud)
         return 1;
     }
     if (s->npending + n > s->cap_pending) {
-        size_t cap = s->cap_pending ? s->cap_pending : AUDIO_RATE * 4;
+        size_t cap = s->cap_pending ? s->cap_pending : (size_t)AUDIO_RATE * 4;
         while (cap < s->npending + n)
             cap *= 2;
         int16_t *p = realloc(s->pending, cap * sizeof(int16_t));
@@ -753,7 +753,7 @@ static int rec_append(stream *s, const int16_t *samples, size_t n)
     if (s->nrec + n > STREAM_UTTERANCE_MAX_SAMPLES)
         return -1;
     if (s->nrec + n > s->cap_rec) {
-        size_t cap = s->cap_rec ? s->cap_rec : AUDIO_RATE * 4;
+        size_t cap = s->cap_rec ? s->cap_rec : (size_t)AUDIO_RATE * 4;
         while (cap < s->nrec + n)
             cap *= 2;
         int16_t *p = realloc(s->rec, cap * sizeof(int16_t));
