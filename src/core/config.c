@@ -554,18 +554,13 @@ static int load_secret(const struct loader *l, const char *name, char **out)
     return load_str(l, name, v, 1000, out);
 }
 
-static int parse_data_key(const char *v, unsigned char key[32])
-{
-    return seal_key_parse(v, key);
-}
-
 /* DATA_KEY encrypts recordings at rest. Required in production; otherwise a key is kept in
  * DATA_DIR/data.key (created 0600 on first start) so recordings survive restarts. */
 static int load_data_key(const struct loader *l, config *c)
 {
     const char *v = env_get(l, "DATA_KEY");
     if (v && *v) {
-        if (parse_data_key(v, c->data_key) != 0)
+        if (seal_key_parse(v, c->data_key) != 0)
             return fail(l, "DATA_KEY: must be 64 hex characters or base64 of 32 bytes");
         return 0;
     }
@@ -583,7 +578,7 @@ static int load_data_key(const struct loader *l, config *c)
         text[n] = '\0';
         while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
             text[--n] = '\0';
-        if (parse_data_key(text, c->data_key) != 0)
+        if (seal_key_parse(text, c->data_key) != 0)
             return fail(l, "DATA_KEY: unset, and %s does not hold a valid key", path);
         c->data_key_generated = 1;
         return 0;

@@ -1,6 +1,8 @@
 /* Which services run in this process, and the routes they bring. */
 #include "services/app.h"
 
+#include "audio/audio.h"
+
 #include "services/content/content.h"
 #include "core/log.h"
 #include "http/server.h"
@@ -90,6 +92,16 @@ db_conn *service_db_acquire(http_req *req, http_res *res)
         http_res_problem(req, res, 503, "The database is unavailable; please try again.", NULL);
     }
     return c;
+}
+
+void service_audio_refused(http_req *req, http_res *res, int why, const char *detail)
+{
+    int unsupported = why == AUDIO_E_UNSUPPORTED;
+    if (!detail || !*detail)
+        detail = audio_status_text((audio_status)why);
+    http_res_problem_full(req, res, unsupported ? 415 : 422,
+                          unsupported ? "unsupported-audio" : "bad-audio",
+                          unsupported ? "Unsupported Audio" : "Unusable Audio", detail, NULL);
 }
 
 void service_db_failed(http_req *req, http_res *res, db_conn *c, const char *what)

@@ -47,6 +47,11 @@ db_conn *service_db_acquire(struct http_req *req, struct http_res *res);
  * nothing of it. */
 void service_db_failed(struct http_req *req, struct http_res *res, db_conn *c, const char *what);
 
+/* Refuses an uploaded recording (why: its audio_status): 415 unsupported-audio when it is not
+ * audio we read, else 422 bad-audio; detail says why (audio_decode's reason, or the status's sentence when empty). */
+void service_audio_refused(struct http_req *req, struct http_res *res, int why,
+                           const char *detail);
+
 /* Wakes the outbox after a commit that queued a job. */
 void app_kick_outbox(const app *a);
 

@@ -53,11 +53,7 @@ static void ai_stt(http_req *req, http_res *res)
     audio_status st = audio_decode(req->body.ptr, req->body.len, STT_UPLOAD_MAX_MS, &p, why,
                                    sizeof(why));
     if (st != AUDIO_OK) {
-        int status = st == AUDIO_E_UNSUPPORTED ? 415 : 422;
-        http_res_problem_full(req, res, status,
-                              status == 415 ? "unsupported-audio" : "bad-audio",
-                              status == 415 ? "Unsupported Audio" : "Unusable Audio",
-                              why[0] ? why : audio_status_text(st), NULL);
+        service_audio_refused(req, res, st, why);
         json_decref(card);
         return;
     }

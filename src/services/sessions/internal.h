@@ -2,9 +2,11 @@
 #ifndef PRAXIS_SERVICES_SESSIONS_INTERNAL_H
 #define PRAXIS_SERVICES_SESSIONS_INTERNAL_H
 
+#include "core/buf.h"
 #include "core/ids.h"
 #include "services/ai/patient.h"
 #include "services/ai/patient_llm.h"
+#include "store/blob.h"
 #include "store/db.h"
 #include <jansson.h>
 
@@ -75,7 +77,6 @@ typedef struct turn_outcome {
     int64_t t_ms;         /* ms since the role-play started */
     patient_reply reply;  /* the patient's answer (free with patient_reply_free) */
     int completed;        /* the reply was the closing line: the session is completed */
-    char voice[16];       /* the patient's voice (from the card) */
 } turn_outcome;
 
 enum {
@@ -112,6 +113,14 @@ int session_patient_idle(struct app *a, db_conn *c, const char *session_id,
 int session_finish(struct app *a, db_conn *c, const char *session_id, const char *user_id,
                    turn_outcome *out, char status[16]);
 
+/* A candidate's utterance (16 kHz mono) stored as a WAV sealed to user_id; key receives its
+ * blob key. 0 or -1. */
+int session_recording_store(const struct app *a, const char *user_id, const int16_t *samples,
+                            size_t n, char key[BLOB_KEY_LEN]);
+/* Appends the WAV of a recording to wav; -1 when it is missing, or not user_id's, or damaged. */
+int session_recording_load(const struct app *a, const char *user_id, const char *key,
+                           buf *wav);
+
 /* praxis_turn_latency_seconds{mode}: from the end of the candidate's turn to the first byte of
  * the patient's reply (mode text: typed, REST or stream; voice: the stream, end of speech to
  * first audio, end-of-turn detection included; upload: a REST recording, whole request). */
@@ -120,6 +129,9 @@ struct metric_family *sessions_turn_latency(void);
 
 /* The engine's context for a card (borrowed pointers into card). */
 void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed);
+/* The context for row's card, with row->patient_state created when the session has none yet.
+ * 0, or -1 when the state cannot be created (no memory). */
+int session_patient_ready(session_row *row, const json_t *card, patient_context *ctx);
 
 /* The patient's answer to one candidate utterance, from the session's engine (the llm engine,
  * with the scripted one as its fallback, or the scripted one): the one call text and voice

@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
-#include "core/seal.h"
 #include "http/problem.h"
 #include "http/server.h"
 #include "services/ai/ai.h"
@@ -35,28 +34,6 @@ static void unavailable(http_req *req, http_res *res, const char *detail)
 {
     http_res_header(req, res, "Retry-After", "5");
     http_res_problem(req, res, 503, detail, NULL);
-}
-
-static void bad_audio(http_req *req, http_res *res, int status, const char *detail)
-{
-    http_res_problem_full(req, res, status, status == 415 ? "unsupported-audio" : "bad-audio",
-                          status == 415 ? "Unsupported Audio" : "Unusable Audio", detail, NULL);
-}
-
-/* The recording, sealed to its owner, in the blob store. */
-static int store_recording(app *a, const char *user_id, const pcm *p, char key[BLOB_KEY_LEN])
-{
-    buf wav, sealed;
-    buf_init(&wav, p->n * 2 + 64);
-    buf_init(&sealed, p->n * 2 + 4096);
-    int rc = audio_wav_encode(p->s, p->n, AUDIO_RATE, &wav);
-    if (rc == 0)
-        rc = seal_encrypt(a->cfg->data_key, user_id, strlen(user_id), wav.ptr, wav.len, &sealed);
-    if (rc == 0)
-        rc = blob_put(a->blobs, sealed.ptr, sealed.len, key);
-    buf_free(&wav);
-    buf_free(&sealed);
-    return rc;
 }
 
 /* Loads the caller's session (others: 404) and its card. 1 ready, 0 answered. */
@@ -121,8 +98,7 @@ static void session_audio(http_req *req, http_res *res)
     audio_status st = audio_decode(req->body.ptr, req->body.len, UPLOAD_MAX_MS, &p, why,
                                    sizeof(why));
     if (st != AUDIO_OK) {
-        bad_audio(req, res, st == AUDIO_E_UNSUPPORTED ? 415 : 422,
-                  why[0] ? why : audio_status_text(st));
+        service_audio_refused(req, res, st, why);
         goto out;
     }
     char domain[AI_DOMAIN_KEY_LEN];
@@ -132,11 +108,12 @@ static void session_audio(http_req *req, http_res *res)
         goto out;
     }
     if (!r.text || !*r.text) {
-        bad_audio(req, res, 422, "No words were recognised in the recording.");
+        service_audio_refused(req, res, AUDIO_E_SILENT,
+                              "No words were recognised in the recording.");
         goto out;
     }
     char key[BLOB_KEY_LEN] = "";
-    if (store_recording(a, req->user_id, &p, key) != 0) {
+    if (session_recording_store(a, req->user_id, p.s, p.n, key) != 0) {
         log_msg(LOG_WARN, "sessions: recording of %s not stored", row.id);
         key[0] = '\0';
     }
@@ -202,10 +179,8 @@ static void turn_audio(http_req *req, http_res *res)
     session_row row;
     json_t *card = NULL;
     db_rows *r = NULL;
-    buf out, plain;
+    buf out;
     buf_init(&out, 64u << 20);
-    buf_init(&plain, 64u << 20);
-    void *blob = NULL;
     int16_t *samples = NULL;
     if (!load_mine(req, res, c, &row, &card))
         goto out;
@@ -241,10 +216,7 @@ static void turn_audio(http_req *req, http_res *res)
             not_found(req, res, "This turn was typed: it has no audio.");
             goto out;
         }
-        size_t len = 0;
-        if (blob_get(a->blobs, key, &blob, &len) != 0 ||
-            seal_decrypt(a->cfg->data_key, req->user_id, strlen(req->user_id), blob, len,
-                         &out) != 0) {
+        if (session_recording_load(a, req->user_id, key, &out) != 0) {
             log_msg(LOG_ERROR, "sessions: recording %s of session %s cannot be read", key,
                     row.id);
             not_found(req, res, "The recording of this turn is not available.");
@@ -255,9 +227,7 @@ static void turn_audio(http_req *req, http_res *res)
     http_res_bytes(req, res, 200, "audio/wav", out.ptr, out.len);
 out:
     free(samples);
-    free(blob);
     buf_free(&out);
-    buf_free(&plain);
     db_rows_free(r);
     json_decref(card);
     db_release(c);

@@ -23,15 +23,20 @@ void patient_ctx_for(patient_context *ctx, const json_t *card, long long seed)
     ctx->roleplay_seconds = (int)json_integer_value(json_object_get(card, "roleplay_seconds"));
 }
 
+int session_patient_ready(session_row *row, const json_t *card, patient_context *ctx)
+{
+    patient_ctx_for(ctx, card, row->seed);
+    if (!row->patient_state)
+        row->patient_state = patient_state_new(ctx);
+    return row->patient_state ? 0 : -1;
+}
+
 int session_patient_respond(const app *a, session_row *row, const json_t *card,
                             const char *utterance, int64_t elapsed_ms,
                             patient_sentence_fn on_sentence, void *ud, patient_reply *out)
 {
     patient_context ctx;
-    patient_ctx_for(&ctx, card, row->seed);
-    if (!row->patient_state)
-        row->patient_state = patient_state_new(&ctx);
-    if (!row->patient_state) {
+    if (session_patient_ready(row, card, &ctx) != 0) {
         memset(out, 0, sizeof(*out));
         return -1;
     }
@@ -183,11 +188,11 @@ int session_count_voice(db_conn *c, const session_row *row, int64_t at_ms)
 int session_complete(db_conn *c, session_row *row, const json_t *card, int64_t at_ms)
 {
     patient_context ctx;
-    patient_ctx_for(&ctx, card, row->seed);
-    if (!row->patient_state)
-        row->patient_state = patient_state_new(&ctx);
     patient_reply reply = {0};
-    int rc = patient_close(&ctx, row->patient_state, &reply) == 0 ? DB_OK : DB_ERROR;
+    int rc = session_patient_ready(row, card, &ctx) == 0 &&
+                     patient_close(&ctx, row->patient_state, &reply) == 0
+                 ? DB_OK
+                 : DB_ERROR;
     long long n = 0;
     int64_t t = row->started_ms >= 0 ? at_ms - row->started_ms : 0;
     if (row->ends_ms >= 0 && row->started_ms >= 0 && at_ms > row->ends_ms)

@@ -16,7 +16,6 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/seal.h"
 #include "core/timeutil.h"
 #include "http/problem.h"
 #include "http/server.h"
@@ -348,6 +347,25 @@ static void pace_locked(stream *s)
         finish_playback_locked(s, 1, now);
 }
 
+/* Appends n samples to a growing array (doubling from 4 s of audio). 0 or -1 (no memory). */
+static int samples_append(int16_t **arr, size_t *len, size_t *cap, const int16_t *samples,
+                          size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : (size_t)AUDIO_RATE * 4;
+        while (c < *len + n)
+            c *= 2;
+        int16_t *p = realloc(*arr, c * sizeof(int16_t));
+        if (!p)
+            return -1;
+        *arr = p;
+        *cap = c;
+    }
+    memcpy(*arr + *len, samples, n * sizeof(int16_t));
+    *len += n;
+    return 0;
+}
+
 static int on_tts_audio(const int16_t *samples, size_t n, void *ud)
 {
     stream *s = ud;
@@ -356,20 +374,10 @@ static int on_tts_audio(const int16_t *samples, size_t n, void *ud)
         pthread_mutex_unlock(&s->mu);
         return 1;
     }
-    if (s->npending + n > s->cap_pending) {
-        size_t cap = s->cap_pending ? s->cap_pending : (size_t)AUDIO_RATE * 4;
-        while (cap < s->npending + n)
-            cap *= 2;
-        int16_t *p = realloc(s->pending, cap * sizeof(int16_t));
-        if (!p) {
-            pthread_mutex_unlock(&s->mu);
-            return 1;
-        }
-        s->pending = p;
-        s->cap_pending = cap;
+    if (samples_append(&s->pending, &s->npending, &s->cap_pending, samples, n) != 0) {
+        pthread_mutex_unlock(&s->mu);
+        return 1;
     }
-    memcpy(s->pending + s->npending, samples, n * sizeof(int16_t));
-    s->npending += n;
     s->total_samples += n;
     pace_locked(s);
     pthread_mutex_unlock(&s->mu);
@@ -752,19 +760,7 @@ static int rec_append(stream *s, const int16_t *samples, size_t n)
 {
     if (s->nrec + n > STREAM_UTTERANCE_MAX_SAMPLES)
         return -1;
-    if (s->nrec + n > s->cap_rec) {
-        size_t cap = s->cap_rec ? s->cap_rec : (size_t)AUDIO_RATE * 4;
-        while (cap < s->nrec + n)
-            cap *= 2;
-        int16_t *p = realloc(s->rec, cap * sizeof(int16_t));
-        if (!p)
-            return -1;
-        s->rec = p;
-        s->cap_rec = cap;
-    }
-    memcpy(s->rec + s->nrec, samples, n * sizeof(int16_t));
-    s->nrec += n;
-    return 0;
+    return samples_append(&s->rec, &s->nrec, &s->cap_rec, samples, n);
 }
 
 static void ring_push(stream *s, const int16_t *samples, size_t n)
@@ -826,23 +822,6 @@ static void utterance_begin(stream *s, uint64_t start_sample)
                            (json_int_t)(start_sample * 1000 / AUDIO_RATE)));
 }
 
-/* Seals the utterance's audio (16 kHz WAV) with the owner's id bound to it and stores it. */
-static int store_recording(stream *s, char key[BLOB_KEY_LEN])
-{
-    buf wav, sealed;
-    buf_init(&wav, (size_t)STREAM_UTTERANCE_MAX_SAMPLES * 2 + 64);
-    buf_init(&sealed, (size_t)STREAM_UTTERANCE_MAX_SAMPLES * 2 + 4096);
-    int rc = audio_wav_encode(s->rec, s->nrec, AUDIO_RATE, &wav);
-    if (rc == 0)
-        rc = seal_encrypt(s->a->cfg->data_key, s->user_id, strlen(s->user_id), wav.ptr, wav.len,
-                          &sealed);
-    if (rc == 0)
-        rc = blob_put(s->a->blobs, sealed.ptr, sealed.len, key);
-    buf_free(&wav);
-    buf_free(&sealed);
-    return rc;
-}
-
 static void utterance_end(stream *s, uint64_t end_sample, uint64_t fed)
 {
     int64_t now = time_now_ms();
@@ -889,7 +868,7 @@ static void utterance_end(stream *s, uint64_t end_sample, uint64_t fed)
     stt_result_free(&r);
     /* The recording is sealed and stored before the turn is queued so the turn row can point
      * at it; a failure loses the recording, never the turn. */
-    if (store_recording(s, j->audio_key) != 0) {
+    if (session_recording_store(s->a, s->user_id, s->rec, s->nrec, j->audio_key) != 0) {
         j->audio_key[0] = '\0';
         log_msg(LOG_WARN, "stream %s: the recording could not be stored", s->session_id);
     }
@@ -976,10 +955,11 @@ static void on_audio(stream *s, const uint8_t *data, size_t len)
         if (p && *p && strcmp(p, s->last_partial) != 0) {
             snprintf(s->last_partial, sizeof(s->last_partial), "%s", p);
             send_json(s, json_pack("{s:s, s:s}", "type", "transcript.partial", "text", p));
-            vad_set_complete(s->vad, vad_looks_complete(p));
+            int complete = vad_looks_complete(p);
+            vad_set_complete(s->vad, complete);
             log_msg(LOG_DEBUG, "stream %s: partial at %llu ms (complete %d): %s", s->session_id,
-                    (unsigned long long)(vad_samples_fed(s->vad) * 1000 / AUDIO_RATE),
-                    vad_looks_complete(p), p);
+                    (unsigned long long)(vad_samples_fed(s->vad) * 1000 / AUDIO_RATE), complete,
+                    p);
         }
     }
 }

@@ -12,11 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void voice_of(const json_t *card, char out[16])
+/* Loads the caller's session and its card. Returns TURN_OK, TURN_NOT_FOUND or TURN_DB_ERROR. */
+static int load_mine(db_conn *c, const char *session_id, const char *user_id, session_row *row,
+                     json_t **card)
 {
-    const char *v = json_string_value(json_object_get(json_object_get(card, "patient_card"),
-                                                      "voice"));
-    snprintf(out, 16, "%s", v ? v : "");
+    *card = NULL;
+    int rc = session_load(c, session_id, row);
+    if (rc < 0)
+        return TURN_DB_ERROR;
+    if (rc == 0 || strcmp(row->user_id, user_id) != 0) {
+        json_decref(row->patient_state);
+        row->patient_state = NULL;
+        return TURN_NOT_FOUND;
+    }
+    if (content_version_card(c, row->scenario_id, row->version, card) != DB_OK) {
+        json_decref(row->patient_state);
+        row->patient_state = NULL;
+        return TURN_DB_ERROR;
+    }
+    return TURN_OK;
 }
 
 int session_take_turn(struct app *a, const char *session_id, const char *user_id,
@@ -30,25 +44,18 @@ int session_take_turn(struct app *a, const char *session_id, const char *user_id
         return TURN_UNAVAILABLE;
     session_row row;
     json_t *card = NULL;
-    int rc = session_load(c, session_id, &row);
-    if (rc < 0) {
+    int result = load_mine(c, session_id, user_id, &row, &card);
+    if (result != TURN_OK) {
         db_release(c);
-        return TURN_DB_ERROR;
+        return result;
     }
-    if (rc == 0 || strcmp(row.user_id, user_id) != 0) {
-        json_decref(row.patient_state);
-        db_release(c);
-        return TURN_NOT_FOUND;
-    }
-    int result = TURN_DB_ERROR;
+    int rc;
+    result = TURN_DB_ERROR;
     if (strcmp(row.status, "active") != 0) {
         snprintf(status, 16, "%s", row.status);
         result = TURN_WRONG_STATE;
         goto out;
     }
-    if (content_version_card(c, row.scenario_id, row.version, &card) != DB_OK)
-        goto out;
-    voice_of(card, out->voice);
     int64_t now_ms = time_now_ms();
     if (now_ms >= row.ends_ms) {
         /* Too late: the role-play is over. Complete it now (the sweeper would too). */
@@ -149,27 +156,6 @@ out:
     return result;
 }
 
-/* Loads the caller's session and its card. Returns TURN_OK, TURN_NOT_FOUND or TURN_DB_ERROR. */
-static int load_mine(db_conn *c, const char *session_id, const char *user_id, session_row *row,
-                     json_t **card)
-{
-    *card = NULL;
-    int rc = session_load(c, session_id, row);
-    if (rc < 0)
-        return TURN_DB_ERROR;
-    if (rc == 0 || strcmp(row->user_id, user_id) != 0) {
-        json_decref(row->patient_state);
-        row->patient_state = NULL;
-        return TURN_NOT_FOUND;
-    }
-    if (content_version_card(c, row->scenario_id, row->version, card) != DB_OK) {
-        json_decref(row->patient_state);
-        row->patient_state = NULL;
-        return TURN_DB_ERROR;
-    }
-    return TURN_OK;
-}
-
 int session_begin(struct app *a, db_conn *c, const char *session_id, const char *user_id,
                   turn_outcome *out, char status[16])
 {
@@ -181,17 +167,14 @@ int session_begin(struct app *a, db_conn *c, const char *session_id, const char 
     if (result != TURN_OK)
         return result;
     result = TURN_DB_ERROR;
-    voice_of(card, out->voice);
     if (strcmp(row.status, "preparing") != 0) {
         snprintf(status, 16, "%s", row.status);
         result = TURN_WRONG_STATE;
         goto out;
     }
     patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
-    if (!row.patient_state)
-        row.patient_state = patient_state_new(&ctx);
-    if (!row.patient_state || patient_open(&ctx, row.patient_state, &out->reply) != 0)
+    if (session_patient_ready(&row, card, &ctx) != 0 ||
+        patient_open(&ctx, row.patient_state, &out->reply) != 0)
         goto out;
     int64_t t = time_now_ms();
     char now[RFC3339_LEN], ends[RFC3339_LEN];
@@ -245,18 +228,15 @@ int session_patient_idle(struct app *a, db_conn *c, const char *session_id,
     if (result != TURN_OK)
         return result;
     result = TURN_DB_ERROR;
-    voice_of(card, out->voice);
     int64_t now_ms = time_now_ms();
     if (strcmp(row.status, "active") != 0 || now_ms >= row.ends_ms) {
         result = TURN_WRONG_STATE;
         goto out;
     }
     patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
-    if (!row.patient_state)
-        row.patient_state = patient_state_new(&ctx);
     int64_t t = now_ms - row.started_ms;
-    if (!row.patient_state || patient_idle(&ctx, row.patient_state, t, &out->reply) != 0)
+    if (session_patient_ready(&row, card, &ctx) != 0 ||
+        patient_idle(&ctx, row.patient_state, t, &out->reply) != 0)
         goto out;
     if (!out->reply.text || !*out->reply.text) {
         result = TURN_OK; /* nothing to say: out->n stays -2 */
@@ -309,7 +289,6 @@ int session_finish(struct app *a, db_conn *c, const char *session_id, const char
     int result = load_mine(c, session_id, user_id, &row, &card);
     if (result != TURN_OK)
         return result;
-    voice_of(card, out->voice);
     if (strcmp(row.status, "active") != 0) {
         snprintf(status, 16, "%s", row.status);
         result = TURN_WRONG_STATE;
@@ -330,8 +309,6 @@ int session_finish(struct app *a, db_conn *c, const char *session_id, const char
     }
     app_kick_outbox(a);
     /* The closing line the completion stored (if any) is turn `before`. */
-    patient_context ctx;
-    patient_ctx_for(&ctx, card, row.seed);
     const db_param p[] = {DB_TEXT(row.id), DB_INT(before)};
     db_rows *r = NULL;
     if (db_query(c, "SELECT text, t_ms FROM turns WHERE session_id = $1 AND n = $2", p, 2,
